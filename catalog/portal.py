@@ -1,0 +1,1 @@
+"""The catalog's pages in the member portal."""

@@ -1,0 +1,23 @@
+"""Settings for `make test`: the same code paths as production, on whatever services are
+configured (PostgreSQL and Redis in CI, SQLite and an in-process broker otherwise)."""
+
+from .base import *  # noqa: F403
+from .base import CELERY_BROKER_URL, REDIS_URL, os
+
+DEBUG = False
+SECRET_KEY = "test-only-secret-key"
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+OCOP_ALLOW_DEMO_DATA = True
+
+if not os.environ.get("CELERY_BROKER_URL") and not REDIS_URL:
+    # No broker server configured: the tests that start a real worker run it in-process.
+    CELERY_BROKER_URL = "memory://"
+    CELERY_BROKER_TRANSPORT_OPTIONS = {}
+elif CELERY_BROKER_URL.startswith("redis"):
+    # Keep test runs apart from a demo that may share the same Redis.
+    CELERY_TASK_DEFAULT_QUEUE = "ocop-test"
