@@ -9,9 +9,12 @@ be overwritten when an older revision is published; see docs/architecture.md).
 """
 
 import datetime
+import uuid
+from pathlib import Path
 
 from dateutil.relativedelta import relativedelta
 from django.conf import settings
+from django.contrib.contenttypes.fields import GenericRelation
 from django.contrib.contenttypes.models import ContentType
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
@@ -28,12 +31,18 @@ from wagtail.models import (
     WorkflowMixin,
 )
 from wagtail.models.audit_log import BaseLogEntry, BaseLogEntryManager
-from wagtail.search import index
 
 from cooperatives.audit import current_acting
 from cooperatives.models import AdministrativeUnit, Cooperative
 
 CERTIFICATE_VALIDITY_MONTHS = 36
+
+
+def certificate_scan_path(instance, filename: str) -> str:
+    """Scans are stored under a random name: the file is served only through views that check
+    who may see it, and its address reveals nothing."""
+    extension = Path(filename).suffix.lower()[:6]
+    return f"certificates/{uuid.uuid4().hex}{extension}"
 
 
 class OcopCategory(models.Model):
@@ -76,7 +85,7 @@ class OcopCategory(models.Model):
         return f"{self.group} › {self.name}"
 
 
-class Product(WorkflowMixin, DraftStateMixin, LockableMixin, RevisionMixin, index.Indexed, ClusterableModel):
+class Product(WorkflowMixin, DraftStateMixin, LockableMixin, RevisionMixin, ClusterableModel):
     """An OCOP product. Its descriptive content is moderated (see the module docstring)."""
 
     cooperative = models.ForeignKey(
@@ -147,13 +156,22 @@ class Product(WorkflowMixin, DraftStateMixin, LockableMixin, RevisionMixin, inde
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
 
-    search_fields = [
-        index.SearchField("name", boost=10),
-        index.AutocompleteField("name"),
-        index.SearchField("description"),
-        index.FilterField("cooperative_id"),
-        index.FilterField("live"),
-    ]
+    # Reverse relations to Wagtail's generic tables, so lists can prefetch them in one query
+    # (Wagtail's own properties `workflow_states`/`revisions` query per object).
+    _workflow_states = GenericRelation(
+        "wagtailcore.WorkflowState",
+        content_type_field="base_content_type",
+        object_id_field="object_id",
+        related_query_name="product",
+        for_concrete_model=False,
+    )
+    _revisions = GenericRelation(
+        "wagtailcore.Revision",
+        content_type_field="base_content_type",
+        object_id_field="object_id",
+        related_query_name="product",
+        for_concrete_model=False,
+    )
 
     class Meta:
         verbose_name = _("OCOP product")
@@ -218,6 +236,12 @@ class Offer(models.Model):
     def __str__(self) -> str:
         return self.sku
 
+    @staticmethod
+    def sku_for(product_id: int) -> str:
+        """The SKU a product gets when its offer is created: the province code keeps SKUs
+        unique when several provinces share one marketplace account or feed."""
+        return f"OCOP-{settings.OCOP_PROVINCE_CODE}-{product_id:06d}"
+
     @property
     def sellable_stock(self) -> int:
         return max(self.stock - self.safety_buffer, 0)
@@ -277,7 +301,7 @@ class Certificate(models.Model):
         help_text=_("36 months after the decision unless the decision says otherwise."),
     )
     kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices, blank=True)
-    scan = models.FileField(_("scan of the certificate"), upload_to="certificates/%Y/%m/", blank=True)
+    scan = models.FileField(_("scan of the certificate"), upload_to=certificate_scan_path, blank=True)
     source = models.CharField(_("source"), max_length=10, choices=Source.choices, default=Source.REGISTER)
     note = models.TextField(_("note"), blank=True)
     verified_at = models.DateTimeField(_("verified"), null=True, blank=True)

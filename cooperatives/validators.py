@@ -13,7 +13,7 @@ from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
 _WEIGHTS = (31, 29, 23, 19, 17, 13, 7, 5, 3)
-_SEPARATORS = re.compile(r"[\s.\-_/]")
+_SEPARATORS = re.compile(r"[\s._/]")
 
 
 def tax_code_check_digit(first_nine: str) -> int | None:
@@ -24,11 +24,15 @@ def tax_code_check_digit(first_nine: str) -> int | None:
 
 
 def normalise_tax_code(value: str) -> str:
-    """Digits only, with the branch written after a dash: '0100109106-001'."""
-    digits = _SEPARATORS.sub("", value or "")
-    if len(digits) == 13 and digits.isdigit():
-        return f"{digits[:10]}-{digits[10:]}"
-    return digits
+    """Digits only, with the branch written after a dash: '0100109106-001'. A dash always
+    separates the branch, so '0100109106-01' stays a (bad) branch code, never 12 digits."""
+    text = _SEPARATORS.sub("", value or "")
+    if "-" in text:
+        base, _dash, branch = text.partition("-")
+        return f"{base}-{branch}"
+    if len(text) == 13 and text.isdigit():
+        return f"{text[:10]}-{text[10:]}"
+    return text
 
 
 def is_personal_id_number(value: str) -> bool:
@@ -41,8 +45,9 @@ def validate_tax_code(value: str) -> None:
         return
     if is_personal_id_number(code):
         return  # checked against the cooperative's legal form in Cooperative.clean()
-    base = code.split("-")[0]
-    if not base.isdigit() or len(base) != 10 or (len(code) != 10 and len(code) != 14):
+    base, _dash, branch = code.partition("-")
+    well_formed = base.isdigit() and len(base) == 10 and (not _dash or (branch.isdigit() and len(branch) == 3))
+    if not well_formed:
         raise ValidationError(
             _("A tax code has 10 digits, or 13 for a branch (e.g. 5200123456 or 5200123456-001)."),
             code="tax_code_format",

@@ -21,3 +21,7 @@ if not os.environ.get("CELERY_BROKER_URL") and not REDIS_URL:
 elif CELERY_BROKER_URL.startswith("redis"):
     # Keep test runs apart from a demo that may share the same Redis.
     CELERY_TASK_DEFAULT_QUEUE = "ocop-test"
+
+# Static files are served by the test client's finders; whitenoise would only warn that
+# STATIC_ROOT has not been collected.
+MIDDLEWARE = [m for m in MIDDLEWARE if m != "whitenoise.middleware.WhiteNoiseMiddleware"]  # noqa: F405

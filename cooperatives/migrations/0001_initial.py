@@ -7,7 +7,6 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
@@ -16,109 +15,268 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.CreateModel(
-            name='AdministrativeUnit',
+            name="AdministrativeUnit",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('level', models.CharField(choices=[('province', 'Province'), ('district', 'District'), ('commune', 'Commune')], max_length=10, verbose_name='level')),
-                ('code', models.CharField(help_text='Statistics office code, e.g. 04252.', max_length=10, verbose_name='code')),
-                ('name', models.CharField(max_length=120, verbose_name='name')),
-                ('unit_type', models.CharField(help_text='Xã, Phường, Thị trấn, Huyện…', max_length=40, verbose_name='type')),
-                ('name_en', models.CharField(blank=True, max_length=120, verbose_name='English name')),
-                ('former_names', models.CharField(blank=True, max_length=255, verbose_name='former names')),
-                ('valid_from', models.DateField(blank=True, help_text='Empty when it began before our records.', null=True, verbose_name='in force from')),
-                ('valid_to', models.DateField(blank=True, help_text='Last day in force; empty while current.', null=True, verbose_name='in force until')),
-                ('parent', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='children', to='cooperatives.administrativeunit', verbose_name='part of')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "level",
+                    models.CharField(
+                        choices=[("province", "Province"), ("district", "District"), ("commune", "Commune")],
+                        max_length=10,
+                        verbose_name="level",
+                    ),
+                ),
+                (
+                    "code",
+                    models.CharField(
+                        help_text="Statistics office code, e.g. 04252.", max_length=10, verbose_name="code"
+                    ),
+                ),
+                ("name", models.CharField(max_length=120, verbose_name="name")),
+                (
+                    "unit_type",
+                    models.CharField(help_text="Xã, Phường, Thị trấn, Huyện…", max_length=40, verbose_name="type"),
+                ),
+                ("name_en", models.CharField(blank=True, max_length=120, verbose_name="English name")),
+                ("former_names", models.CharField(blank=True, max_length=255, verbose_name="former names")),
+                (
+                    "valid_from",
+                    models.DateField(
+                        blank=True,
+                        help_text="Empty when it began before our records.",
+                        null=True,
+                        verbose_name="in force from",
+                    ),
+                ),
+                (
+                    "valid_to",
+                    models.DateField(
+                        blank=True,
+                        help_text="Last day in force; empty while current.",
+                        null=True,
+                        verbose_name="in force until",
+                    ),
+                ),
+                (
+                    "parent",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="children",
+                        to="cooperatives.administrativeunit",
+                        verbose_name="part of",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'administrative unit',
-                'verbose_name_plural': 'administrative units',
-                'ordering': ['level', 'code'],
+                "verbose_name": "administrative unit",
+                "verbose_name_plural": "administrative units",
+                "ordering": ["level", "code"],
             },
         ),
         migrations.CreateModel(
-            name='AdministrativeUnitSuccession',
+            name="AdministrativeUnitSuccession",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('effective_on', models.DateField(verbose_name='effective on')),
-                ('is_partial', models.BooleanField(default=False, help_text='The predecessor was split between several successors.', verbose_name='only part of it')),
-                ('predecessor', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='successions_out', to='cooperatives.administrativeunit')),
-                ('successor', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='successions_in', to='cooperatives.administrativeunit')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("effective_on", models.DateField(verbose_name="effective on")),
+                (
+                    "is_partial",
+                    models.BooleanField(
+                        default=False,
+                        help_text="The predecessor was split between several successors.",
+                        verbose_name="only part of it",
+                    ),
+                ),
+                (
+                    "predecessor",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="successions_out",
+                        to="cooperatives.administrativeunit",
+                    ),
+                ),
+                (
+                    "successor",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="successions_in",
+                        to="cooperatives.administrativeunit",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'administrative unit succession',
-                'verbose_name_plural': 'administrative unit successions',
+                "verbose_name": "administrative unit succession",
+                "verbose_name_plural": "administrative unit successions",
             },
         ),
         migrations.AddField(
-            model_name='administrativeunit',
-            name='successors',
-            field=models.ManyToManyField(related_name='predecessors', through='cooperatives.AdministrativeUnitSuccession', to='cooperatives.administrativeunit', verbose_name='successors'),
+            model_name="administrativeunit",
+            name="successors",
+            field=models.ManyToManyField(
+                related_name="predecessors",
+                through="cooperatives.AdministrativeUnitSuccession",
+                to="cooperatives.administrativeunit",
+                verbose_name="successors",
+            ),
         ),
         migrations.CreateModel(
-            name='Cooperative',
+            name="Cooperative",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=255, verbose_name='name')),
-                ('kind', models.CharField(blank=True, choices=[('cooperative', 'Cooperative (HTX)'), ('enterprise', 'Enterprise'), ('cooperative_group', 'Cooperative group'), ('household', 'Household business')], max_length=20, verbose_name='legal form')),
-                ('slug', models.SlugField(max_length=120, unique=True, verbose_name='address on the site')),
-                ('tax_code', models.CharField(blank=True, help_text='10 digits, or 13 for a branch (10 + 3), e.g. 5200123456 or 5200123456-001.', max_length=14, validators=[cooperatives.validators.validate_tax_code], verbose_name='tax code')),
-                ('address', models.CharField(blank=True, max_length=255, verbose_name='address')),
-                ('contact_name', models.CharField(blank=True, max_length=120, verbose_name='contact person')),
-                ('phone', models.CharField(blank=True, max_length=30, verbose_name='phone')),
-                ('email', models.EmailField(blank=True, max_length=254, verbose_name='email')),
-                ('website', models.URLField(blank=True, verbose_name='website')),
-                ('description', models.TextField(blank=True, verbose_name='public profile')),
-                ('match_name', models.CharField(db_index=True, editable=False, max_length=255)),
-                ('created_at', models.DateTimeField(auto_now_add=True, verbose_name='created')),
-                ('updated_at', models.DateTimeField(auto_now=True, verbose_name='updated')),
-                ('commune', models.ForeignKey(blank=True, limit_choices_to={'level': 'commune', 'valid_to__isnull': True}, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='cooperatives', to='cooperatives.administrativeunit', verbose_name='commune')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("name", models.CharField(max_length=255, verbose_name="name")),
+                (
+                    "kind",
+                    models.CharField(
+                        blank=True,
+                        choices=[
+                            ("cooperative", "Cooperative (HTX)"),
+                            ("enterprise", "Enterprise"),
+                            ("cooperative_group", "Cooperative group"),
+                            ("household", "Household business"),
+                        ],
+                        max_length=20,
+                        verbose_name="legal form",
+                    ),
+                ),
+                ("slug", models.SlugField(max_length=120, unique=True, verbose_name="address on the site")),
+                (
+                    "tax_code",
+                    models.CharField(
+                        blank=True,
+                        help_text="10 digits, or 13 for a branch (10 + 3), e.g. 5200123456 or 5200123456-001.",
+                        max_length=14,
+                        validators=[cooperatives.validators.validate_tax_code],
+                        verbose_name="tax code",
+                    ),
+                ),
+                ("address", models.CharField(blank=True, max_length=255, verbose_name="address")),
+                ("contact_name", models.CharField(blank=True, max_length=120, verbose_name="contact person")),
+                ("phone", models.CharField(blank=True, max_length=30, verbose_name="phone")),
+                ("email", models.EmailField(blank=True, max_length=254, verbose_name="email")),
+                ("website", models.URLField(blank=True, verbose_name="website")),
+                ("description", models.TextField(blank=True, verbose_name="public profile")),
+                ("match_name", models.CharField(db_index=True, editable=False, max_length=255)),
+                ("created_at", models.DateTimeField(auto_now_add=True, verbose_name="created")),
+                ("updated_at", models.DateTimeField(auto_now=True, verbose_name="updated")),
+                (
+                    "commune",
+                    models.ForeignKey(
+                        blank=True,
+                        limit_choices_to={"level": "commune", "valid_to__isnull": True},
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="cooperatives",
+                        to="cooperatives.administrativeunit",
+                        verbose_name="commune",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'cooperative',
-                'verbose_name_plural': 'cooperatives',
-                'ordering': ['name'],
+                "verbose_name": "cooperative",
+                "verbose_name_plural": "cooperatives",
+                "ordering": ["name"],
             },
         ),
         migrations.CreateModel(
-            name='Membership',
+            name="Membership",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('role', models.CharField(choices=[('member', 'Member'), ('helper', 'Helper')], default='member', max_length=10, verbose_name='role')),
-                ('helper_organisation', models.CharField(blank=True, help_text="For helpers: e.g. the commune's community digital team, the post office.", max_length=160, verbose_name="helper's organisation")),
-                ('consent_date', models.DateField(blank=True, help_text='When the cooperative agreed to this helper.', null=True, verbose_name='consent date')),
-                ('consent_note', models.CharField(blank=True, max_length=255, verbose_name='consent recorded as')),
-                ('is_active', models.BooleanField(default=True, verbose_name='active')),
-                ('created_at', models.DateTimeField(auto_now_add=True, verbose_name='created')),
-                ('cooperative', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='memberships', to='cooperatives.cooperative', verbose_name='cooperative')),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='memberships', to=settings.AUTH_USER_MODEL, verbose_name='user')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "role",
+                    models.CharField(
+                        choices=[("member", "Member"), ("helper", "Helper")],
+                        default="member",
+                        max_length=10,
+                        verbose_name="role",
+                    ),
+                ),
+                (
+                    "helper_organisation",
+                    models.CharField(
+                        blank=True,
+                        help_text="For helpers: e.g. the commune's community digital team, the post office.",
+                        max_length=160,
+                        verbose_name="helper's organisation",
+                    ),
+                ),
+                (
+                    "consent_date",
+                    models.DateField(
+                        blank=True,
+                        help_text="When the cooperative agreed to this helper.",
+                        null=True,
+                        verbose_name="consent date",
+                    ),
+                ),
+                ("consent_note", models.CharField(blank=True, max_length=255, verbose_name="consent recorded as")),
+                ("is_active", models.BooleanField(default=True, verbose_name="active")),
+                ("created_at", models.DateTimeField(auto_now_add=True, verbose_name="created")),
+                (
+                    "cooperative",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="memberships",
+                        to="cooperatives.cooperative",
+                        verbose_name="cooperative",
+                    ),
+                ),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="memberships",
+                        to=settings.AUTH_USER_MODEL,
+                        verbose_name="user",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'membership',
-                'verbose_name_plural': 'memberships',
+                "verbose_name": "membership",
+                "verbose_name_plural": "memberships",
             },
         ),
         migrations.AddConstraint(
-            model_name='administrativeunitsuccession',
-            constraint=models.UniqueConstraint(fields=('predecessor', 'successor'), name='adminunit_succession_unique'),
+            model_name="administrativeunitsuccession",
+            constraint=models.UniqueConstraint(fields=("predecessor", "successor"), name="adminunit_succession_unique"),
         ),
         migrations.AddConstraint(
-            model_name='administrativeunit',
-            constraint=models.UniqueConstraint(condition=models.Q(('valid_to__isnull', True)), fields=('level', 'code'), name='adminunit_current_code_unique'),
+            model_name="administrativeunit",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("valid_to__isnull", True)),
+                fields=("level", "code"),
+                name="adminunit_current_code_unique",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='administrativeunit',
-            constraint=models.UniqueConstraint(condition=models.Q(('valid_to__isnull', False)), fields=('level', 'code', 'valid_to'), name='adminunit_historic_code_unique'),
+            model_name="administrativeunit",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("valid_to__isnull", False)),
+                fields=("level", "code", "valid_to"),
+                name="adminunit_historic_code_unique",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='cooperative',
-            constraint=models.UniqueConstraint(condition=models.Q(('tax_code', ''), _negated=True), fields=('tax_code',), name='cooperative_tax_code_unique'),
+            model_name="cooperative",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("tax_code", ""), _negated=True),
+                fields=("tax_code",),
+                name="cooperative_tax_code_unique",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='membership',
-            constraint=models.UniqueConstraint(fields=('user', 'cooperative'), name='membership_user_cooperative_unique'),
+            model_name="membership",
+            constraint=models.UniqueConstraint(
+                fields=("user", "cooperative"), name="membership_user_cooperative_unique"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='membership',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('role', 'helper'), _negated=True), ('consent_date__isnull', False), _connector='OR'), name='membership_helper_has_consent'),
+            model_name="membership",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    models.Q(("role", "helper"), _negated=True), ("consent_date__isnull", False), _connector="OR"
+                ),
+                name="membership_helper_has_consent",
+            ),
         ),
     ]
