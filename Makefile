@@ -42,7 +42,7 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 ## The Vietnamese catalogue: `make messages` extracts new strings into locale/vi (translate
 ## them, then commit the .po); `translations` compiles it (the .mo is built, never committed).
 messages: $(VENV)/.installed
-	$(PY) manage.py makemessages --locale vi --ignore ".venv/*" --ignore "var/*" --no-location --no-obsolete
+	$(PY) manage.py makemessages --locale vi --ignore ".venv/*" --ignore "var/*" --ignore "data/*" --ignore "tests/*" --ignore "benchmarks/*" --no-location --no-obsolete
 
 translations: $(VENV)/.installed
 	@$(PY) -c "import polib; polib.pofile('locale/vi/LC_MESSAGES/django.po').save_as_mofile('locale/vi/LC_MESSAGES/django.mo')"

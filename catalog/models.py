@@ -336,7 +336,7 @@ class Certificate(models.Model):
         ]
 
     def __str__(self) -> str:
-        return self.decision_number or _("Certificate without a decision number")
+        return self.decision_number or str(_("Certificate without a decision number"))
 
     def save(self, *args, **kwargs):
         if self.decision_date and not self.expires_on:
@@ -407,7 +407,7 @@ class RegisterImport(models.Model):
     """One upload of the register by an officer: checked first, saved only when every row is good."""
 
     class Status(models.TextChoices):
-        PENDING = "pending", _("Waiting to be checked")
+        PENDING = "pending", _("Waiting for the worker")
         CHECKING = "checking", _("Checking")
         INVALID = "invalid", _("Has errors: nothing saved")
         VALID = "valid", _("Checked: ready to import")

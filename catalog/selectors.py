@@ -87,11 +87,21 @@ def _with_workflow_states(queryset: QuerySet) -> QuerySet:
 
 
 def _draft_of(product: Product) -> Product:
-    """The latest content, from the revision already joined by the query (no extra query)."""
-    if product.latest_revision_id and product.latest_revision is not None:
-        # with_content_json on the row we already have: Revision.as_object() would fetch it again.
-        return product.with_content_json(product.latest_revision.content)
-    return product
+    """The latest content, for display in lists, without a query per product.
+
+    Wagtail's get_latest_revision_as_object() deserialises with a query per foreign key (to
+    drop dangling references) and fetches the row again; for a list we already hold the row
+    and the revision, so we deserialise once, unchecked, keeping what Wagtail keeps from the
+    row (DraftStateMixin.with_content_json)."""
+    if not product.has_unpublished_changes or product.latest_revision is None:
+        return product  # the row is the newest content, as in get_latest_revision_as_object()
+    draft = Product.from_serializable_data(product.latest_revision.content, check_fks=False)
+    draft.pk = product.pk
+    draft.latest_revision = product.latest_revision
+    draft.live = product.live
+    draft.has_unpublished_changes = product.has_unpublished_changes
+    draft.first_published_at = product.first_published_at
+    return draft
 
 
 def _photo_ids(draft: Product) -> list[int]:

@@ -21,7 +21,7 @@ from wagtail.log_actions import log
 from wagtail.models import WorkflowState
 
 from .images import prepare_product_photo
-from .models import Certificate, Offer, Product, ProductImage
+from .models import Certificate, Offer, Product, ProductImage, RegisterImport
 
 MAX_PHOTOS = 9  # the smallest per-listing limit among the marketplaces we publish to (TikTok Shop)
 
@@ -92,12 +92,18 @@ def product_create(*, cooperative, user, name: str, **content) -> Product:
 
 
 @transaction.atomic
-def product_update_content(*, product: Product, user, changes: dict) -> Product:
-    """Apply `changes` (CONTENT_FIELDS only) to the newest draft and save it as a revision."""
+def product_update_content(*, product: Product, user, changes: dict, is_illustrative: bool = False) -> Product:
+    """Apply `changes` (CONTENT_FIELDS only) to the newest draft and save it as a revision.
+
+    A description written by a person replaces the demo's illustrative one, so the product
+    stops being labelled illustrative; the demo loader passes `is_illustrative=True`."""
     product = Product.objects.select_for_update().get(pk=product.pk)
     _ensure_editable(product)
     draft = latest_content(product)
     changed = False
+    if "description" in changes and draft.is_illustrative != is_illustrative:
+        draft.is_illustrative = is_illustrative
+        changed = True
     for name, value in changes.items():
         if name not in CONTENT_FIELDS:
             raise TypeError(f"not product content: {name}")
@@ -237,15 +243,18 @@ class OfferChange:
 
 
 @transaction.atomic
-def offer_update(*, product: Product, user, change: OfferChange, confirm_stock: bool = True) -> Offer:
-    """Set price and stock now, without review, and record the change in the product's history."""
+def offer_update(
+    *, product: Product, user, change: OfferChange, confirm_stock: bool = True, is_illustrative: bool = False
+) -> Offer:
+    """Set price and stock now, without review, and record the change in the product's history.
+    `is_illustrative` marks demo values, which are labelled wherever they show."""
     offer = Offer.objects.select_for_update().get(product=product)
     old = OfferChange(offer.price_vnd, offer.stock, offer.safety_buffer)
     offer.price_vnd, offer.stock, offer.safety_buffer = change.price_vnd, change.stock, change.safety_buffer
     offer.full_clean(exclude=["product"])
     if confirm_stock:
         offer.stock_confirmed_at = timezone.now()
-    offer.is_illustrative = False
+    offer.is_illustrative = is_illustrative
     offer.updated_by = user
     offer.save()
     if old != change:
@@ -328,3 +337,42 @@ def certificate_verify(*, certificate: Certificate, user) -> Certificate:
     certificate.save(update_fields=["verified_at", "verified_by"])
     log(certificate.product, "ocop.certificate_verify", user=user, data={"certificate_id": certificate.pk})
     return certificate
+
+
+# --- Register import (admin upload, checked and applied by the Celery worker) -------------------
+
+
+@transaction.atomic
+def register_import_upload(*, uploaded_file, user) -> RegisterImport:
+    """Keep the officer's file and have the worker check it once this transaction commits."""
+    from .tasks import check_register_import_task
+
+    register_import = RegisterImport.objects.create(
+        file=uploaded_file, original_filename=uploaded_file.name[:255], uploaded_by=user
+    )
+    check_register_import_task.delay_on_commit(register_import.pk)
+    return register_import
+
+
+@transaction.atomic
+def register_import_apply(*, register_import: RegisterImport, user) -> RegisterImport:
+    """Import a checked file. The worker checks it again as part of the import: the database
+    may have changed since (another import, an officer's edit)."""
+    from .tasks import apply_register_import_task
+
+    register_import = RegisterImport.objects.select_for_update().get(pk=register_import.pk)
+    if register_import.status != RegisterImport.Status.VALID:
+        raise CatalogError(_("Only a file that passed the check can be imported. Check it again first."))
+    register_import.status = RegisterImport.Status.PENDING
+    register_import.save(update_fields=["status"])
+    apply_register_import_task.delay_on_commit(register_import.pk)
+    return register_import
+
+
+def register_import_run(*, register_import_id: int, apply: bool) -> RegisterImport:
+    """The worker's side. A repeated delivery is harmless: a check can run twice, and
+    importing the same file again changes nothing."""
+    from .register import run_register_import
+
+    register_import = RegisterImport.objects.get(pk=register_import_id)
+    return run_register_import(register_import, apply=apply)

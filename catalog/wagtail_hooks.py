@@ -1,9 +1,10 @@
 """The catalog in the trade department's Wagtail admin: products to moderate, certificates to
 verify, the register import. Members never see this: they use the member portal."""
 
-from django.contrib.humanize.templatetags.humanize import intcomma
+from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 from wagtail import hooks
+from wagtail.admin.menu import MenuItem
 from wagtail.admin.panels import FieldPanel, FieldRowPanel, InlinePanel, MultiFieldPanel, Panel
 from wagtail.admin.ui.tables import BooleanColumn, Column, UpdatedAtColumn
 from wagtail.admin.viewsets.model import ModelViewSet
@@ -13,6 +14,7 @@ from wagtail.snippets.views.snippets import SnippetViewSet, SnippetViewSetGroup
 
 from . import admin_views
 from .models import CatalogLogEntry, Certificate, Offer, Product
+from .templatetags.catalog_tags import vnd
 
 
 class ReadOnlyPanel(Panel):
@@ -135,6 +137,18 @@ def register_catalog_admin_urls():
     return admin_views.urlpatterns
 
 
+class RegisterImportMenuItem(MenuItem):
+    def is_shown(self, request):
+        return request.user.has_perm("catalog.view_registerimport")
+
+
+@hooks.register("register_admin_menu_item")
+def register_import_menu_item():
+    return RegisterImportMenuItem(
+        _("Import register"), reverse("catalog_register_import"), icon_name="upload", order=205
+    )
+
+
 @hooks.register("register_log_actions")
 def register_catalog_log_actions(actions):
     # Products' log entries carry who acted for which cooperative (see cooperatives.audit).
@@ -146,10 +160,7 @@ def register_catalog_log_actions(actions):
 
         def format_message(self, log_entry):
             data = log_entry.data
-
-            def price(value):
-                return f"{intcomma(value)} ₫" if value is not None else "—"
-
+            price = vnd
             return _("Price %(old_price)s → %(new_price)s, stock %(old_stock)s → %(new_stock)s") % {
                 "old_price": price(data.get("old_price")),
                 "new_price": price(data.get("new_price")),

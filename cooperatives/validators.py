@@ -4,7 +4,8 @@ An enterprise or cooperative has 10 digits; a branch or dependent unit has 13, t
 10 plus a 3-digit branch number (written 0123456789-001). The 10th digit checks the first
 nine: 10 - (Σ dᵢ·wᵢ mod 11) with weights 31, 29, 23, 19, 17, 13, 7, 5, 3; a remainder of 0
 would need a check digit of 10, which is never issued. Since 1 July 2025 a household business
-uses its owner's 12-digit personal identification number as its tax code.
+uses its representative's 12-digit personal identification number as its tax code (Circular
+86/2024/TT-BTC, art. 5(5) and 38(2)).
 """
 
 import re

@@ -1,7 +1,6 @@
 from django import template
-from django.contrib.humanize.templatetags.humanize import intcomma
+from django.utils.translation import get_language, gettext_lazy
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 
 register = template.Library()
 
@@ -26,8 +25,16 @@ ACTION_LABELS = {
 }
 
 
-def _price(value):
-    return f"{intcomma(value)} ₫" if value is not None else "—"
+@register.filter
+def vnd(value) -> str:
+    """A price in whole đồng as people read it: "250.000 ₫" (Vietnamese), "250,000 ₫" (English)."""
+    if value is None or value == "":
+        return "—"
+    separator = "," if (get_language() or "vi").startswith("en") else "."
+    return f"{int(value):,} ₫".replace(",", separator)
+
+
+_price = vnd
 
 
 def describe_actor(entry) -> str:

@@ -229,5 +229,6 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     # Wagtail runs its reference-index updates as immediate tasks and logs each one.
-    "loggers": {"django_tasks": {"level": "WARNING"}},
+    # Wagtail logs every edit at INFO; the audit log in the database already records them.
+    "loggers": {"django_tasks": {"level": "WARNING"}, "wagtail": {"level": "WARNING"}},
 }

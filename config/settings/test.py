@@ -25,3 +25,6 @@ elif CELERY_BROKER_URL.startswith("redis"):
 # Static files are served by the test client's finders; whitenoise would only warn that
 # STATIC_ROOT has not been collected.
 MIDDLEWARE = [m for m in MIDDLEWARE if m != "whitenoise.middleware.WhiteNoiseMiddleware"]  # noqa: F405
+
+# Refusals are what many tests assert; Django would log each 404/403 as a warning.
+LOGGING = {**LOGGING, "loggers": {**LOGGING["loggers"], "django.request": {"level": "ERROR"}}}  # noqa: F405

@@ -1,0 +1,218 @@
+"""`manage.py load_demo`: the real Yên Bái register and a few products taken through the flow.
+
+Safe to run again: the register import changes nothing the second time, accounts are reused,
+and the demo flow only touches products it has not touched before. Refuses to run where
+settings.OCOP_ALLOW_DEMO_DATA is false (production), because it creates accounts with
+passwords printed on the terminal.
+"""
+
+import datetime
+import os
+from pathlib import Path
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.core.management.base import BaseCommand, CommandError
+from django.db import transaction
+from django.utils.translation import gettext as _
+from wagtail.log_actions import LogContext
+
+from catalog import demo, register, services
+from catalog.models import Product, RegisterEntry
+from catalog.taxonomy import load_ocop_taxonomy
+from cooperatives.audit import acting_for
+from cooperatives.models import Cooperative, Membership
+from cooperatives.roles import OFFICERS, SITE_EDITORS, VIEWERS
+from cooperatives.services import generate_password, membership_add
+from cooperatives.units import load_administrative_units
+
+# The register products the demo completes: certificates whose decision date the sources
+# state (QĐ 2585/QĐ-UBND of 28/12/2023 and QĐ 816/QĐ-UBND of 26/4/2024), plus one without.
+MEMBER_PRODUCTS = [
+    demo.DemoProduct("YB-OCOP-005", "approve", 100, 150_000, 40, (46, 110, 62)),
+    demo.DemoProduct(
+        "YB-OCOP-084",
+        "reject",
+        100,
+        120_000,
+        25,
+        (70, 120, 50),
+        review_comment=(
+            "Chưa có bản scan giấy chứng nhận OCOP và ngày quyết định. Vui lòng tải bản scan lên mục "
+            "“Giấy chứng nhận”, rồi gửi duyệt lại."
+        ),
+    ),
+]
+HELPER_PRODUCTS = [
+    demo.DemoProduct("YB-OCOP-039", "approve", 200, 95_000, 60, (150, 60, 50)),
+    demo.DemoProduct("YB-OCOP-040", "wait", 120, 180_000, 30, (90, 80, 140)),
+    demo.DemoProduct("YB-OCOP-041", "approve", 2000, 90_000, 100, (180, 140, 60)),
+]
+
+STAFF_ACCOUNTS = [
+    ("quantri", "Quản trị hệ thống", None),
+    ("canbo.sct", "Trần Thu Hà", OFFICERS),
+    ("xem.baocao", "Phạm Minh Tuấn", VIEWERS),
+    ("bientap", "Lê Thị Mai", SITE_EDITORS),
+]
+MEMBER_ACCOUNT = ("htx.khenam", "Hoàng Văn Khánh")
+HELPER_ACCOUNT = ("hotro.vanchan", "Lường Thị Hoa", "Tổ công nghệ số cộng đồng xã Văn Chấn")
+
+
+class Command(BaseCommand):
+    help = "Load the real Yên Bái OCOP register and demo accounts, and take a few products through review."
+
+    def handle(self, *args, **options):
+        if not settings.OCOP_ALLOW_DEMO_DATA:
+            raise CommandError(_("Demo data is disabled in these settings (OCOP_ALLOW_DEMO_DATA is false)."))
+        units = load_administrative_units()
+        taxonomy = load_ocop_taxonomy()
+        self.stdout.write(
+            _("Administrative units and OCOP groups loaded (%(changed)s).")
+            % {"changed": _("changed") if units.changed or taxonomy.changed else _("already up to date")}
+        )
+        logins = self._accounts()
+        officer = get_user_model().objects.get(username="canbo.sct")
+        self._import_register(officer)
+        self._flow(officer)
+        self._print_logins(logins)
+
+    # --- accounts ------------------------------------------------------------------------
+
+    def _password_file(self) -> Path:
+        return Path(settings.VAR_DIR) / "demo-logins.txt"
+
+    def _accounts(self) -> dict[str, str]:
+        """Create the demo accounts once; their passwords are random and kept in var/ (never
+        committed) so that a second `make run` prints the same ones."""
+        stored = {}
+        path = self._password_file()
+        if path.exists():
+            for line in path.read_text(encoding="utf-8").splitlines():
+                username, _sep, password = line.partition(" ")
+                stored[username] = password
+        User = get_user_model()
+        logins = {}
+        for username, full_name, group in [*STAFF_ACCOUNTS, (*MEMBER_ACCOUNT, None), (*HELPER_ACCOUNT[:2], None)]:
+            user, created = User.objects.get_or_create(username=username)
+            password = stored.get(username)
+            if created or not password or not user.check_password(password):
+                password = generate_password()
+                user.set_password(password)
+            first, _sep, last = full_name.rpartition(" ")
+            user.first_name, user.last_name = first, last
+            user.is_superuser = user.is_staff = username == "quantri"
+            user.save()
+            if group:
+                user.groups.add(Group.objects.get(name=group))
+            logins[username] = password
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("".join(f"{u} {p}\n" for u, p in logins.items()), encoding="utf-8")
+        os.chmod(path, 0o600)
+        return logins
+
+    # --- register ------------------------------------------------------------------------
+
+    def _import_register(self, officer):
+        rows = demo.research_rows_as_register(Path(settings.OCOP_DATA_DIR) / "yenbai_ocop_products.csv")
+        upload = demo.register_csv(rows)
+        with LogContext(user=officer):
+            result = register.import_register(upload, filename=upload.name, user=officer)
+        if not result.saved and not result.is_valid:
+            for line in register.iter_problem_lines(result.report.errors):
+                self.stderr.write(line)
+            raise CommandError(_("The demo register did not pass the check; nothing was imported."))
+        summary = result.report.summary()
+        self.stdout.write(
+            _("Register: %(rows)d rows, %(new)d new products, %(unchanged)d unchanged, %(coops)d new cooperatives.")
+            % {
+                "rows": summary["rows"],
+                "new": summary["new_products"],
+                "unchanged": summary["unchanged_products"],
+                "coops": summary["new_cooperatives"],
+            }
+        )
+
+    # --- the flow ------------------------------------------------------------------------
+
+    def _product(self, register_code: str) -> Product:
+        return RegisterEntry.objects.select_related("product__cooperative").get(register_code=register_code).product
+
+    def _flow(self, officer):
+        User = get_user_model()
+        member = User.objects.get(username=MEMBER_ACCOUNT[0])
+        helper = User.objects.get(username=HELPER_ACCOUNT[0])
+        consent = datetime.date(2026, 3, 2)
+        for plan in MEMBER_PRODUCTS:
+            product = self._product(plan.register_code)
+            membership = membership_add(user=member, cooperative=product.cooperative)
+            self._complete(plan, product, member, membership, officer)
+        for plan in HELPER_PRODUCTS:
+            product = self._product(plan.register_code)
+            membership = membership_add(
+                user=helper,
+                cooperative=product.cooperative,
+                role=Membership.Role.HELPER,
+                helper_organisation=HELPER_ACCOUNT[2],
+                consent_date=consent,
+                consent_note=_("Demo: consent recorded by the trade department"),
+            )
+            self._complete(plan, product, helper, membership, officer)
+
+    @transaction.atomic
+    def _complete(self, plan: demo.DemoProduct, product: Product, user, membership, officer):
+        if product.latest_revision_id is not None:
+            return  # taken through the flow by an earlier run (or by a person): leave it alone
+        cooperative: Cooperative = product.cooperative
+        with acting_for(user=user, membership=membership):
+            services.product_update_content(
+                product=product,
+                user=user,
+                changes={
+                    "description": demo.illustrative_description(product.name, cooperative.name),
+                    "weight_grams": plan.weight_grams,
+                    "package_length_cm": 20,
+                    "package_width_cm": 12,
+                    "package_height_cm": 8,
+                },
+                is_illustrative=True,
+            )
+            for index in (1, 2):
+                services.product_add_photo(
+                    product=product,
+                    user=user,
+                    upload=demo.placeholder_photo(product.name, plan.colour, index),
+                    alt_text=_("Illustrative placeholder, not a photo of the product"),
+                    is_illustrative=True,
+                )
+            services.offer_update(
+                product=product,
+                user=user,
+                change=services.OfferChange(price_vnd=plan.price_vnd, stock=plan.stock, safety_buffer=2),
+                is_illustrative=True,
+            )
+            services.product_submit_for_review(product=product, user=user)
+        if plan.outcome == "wait":
+            return
+        product.refresh_from_db()
+        with LogContext(user=officer):
+            task_state = product.current_workflow_state.current_task_state.specific
+            task_state.task.specific.on_action(task_state, officer, plan.outcome, comment=plan.review_comment)
+
+    def _print_logins(self, logins: dict[str, str]):
+        base = f"http://{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '8000')}"
+        roles = {
+            "quantri": _("system administrator (everything)"),
+            "canbo.sct": _("trade department officer: import, approve, reports"),
+            "xem.baocao": _("read-only viewer from another department"),
+            "bientap": _("site editor: public pages"),
+            MEMBER_ACCOUNT[0]: _("member of HTX Chè Khe Năm"),
+            HELPER_ACCOUNT[0]: _("community helper for two cooperatives in Văn Chấn"),
+        }
+        self.stdout.write("")
+        self.stdout.write(self.style.SUCCESS(_("Demo logins (demo only; passwords kept in var/demo-logins.txt):")))
+        for username, password in logins.items():
+            door = "/portal/" if username in (MEMBER_ACCOUNT[0], HELPER_ACCOUNT[0]) else "/admin/"
+            self.stdout.write(f"  {base}{door:<9} {username:<15} {password}   {roles[username]}")
+        self.stdout.write(_("Public site: %(url)s/") % {"url": base})
