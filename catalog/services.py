@@ -8,6 +8,7 @@ cooperative; these functions record who acted.
 """
 
 import datetime
+import logging
 from dataclasses import dataclass
 
 from django.core.files.base import ContentFile
@@ -22,6 +23,8 @@ from wagtail.models import WorkflowState
 
 from .images import prepare_product_photo
 from .models import Certificate, Offer, Product, ProductImage, RegisterImport
+
+logger = logging.getLogger(__name__)
 
 MAX_PHOTOS = 9  # the smallest per-listing limit among the marketplaces we publish to (TikTok Shop)
 
@@ -342,6 +345,28 @@ def certificate_verify(*, certificate: Certificate, user) -> Certificate:
 # --- Register import (admin upload, checked and applied by the Celery worker) -------------------
 
 
+def _enqueue_register_task(task, register_import_id: int) -> None:
+    """Send the task once the transaction commits. If the broker cannot be reached, the
+    import ends as FAILED with a message the officer understands, instead of an error page
+    and an import that waits forever."""
+
+    def send():
+        try:
+            task.delay(register_import_id)
+        except Exception:
+            logger.exception("Could not queue %s for register import %s", task.name, register_import_id)
+            RegisterImport.objects.filter(pk=register_import_id).update(
+                status=RegisterImport.Status.FAILED,
+                failure=_(
+                    "The background worker could not be reached, so the file was not processed. Nothing was "
+                    "saved. Please try again in a few minutes or tell the platform operator."
+                ),
+                finished_at=timezone.now(),
+            )
+
+    transaction.on_commit(send)
+
+
 @transaction.atomic
 def register_import_upload(*, uploaded_file, user) -> RegisterImport:
     """Keep the officer's file and have the worker check it once this transaction commits."""
@@ -350,7 +375,7 @@ def register_import_upload(*, uploaded_file, user) -> RegisterImport:
     register_import = RegisterImport.objects.create(
         file=uploaded_file, original_filename=uploaded_file.name[:255], uploaded_by=user
     )
-    check_register_import_task.delay_on_commit(register_import.pk)
+    _enqueue_register_task(check_register_import_task, register_import.pk)
     return register_import
 
 
@@ -365,7 +390,7 @@ def register_import_apply(*, register_import: RegisterImport, user) -> RegisterI
         raise CatalogError(_("Only a file that passed the check can be imported. Check it again first."))
     register_import.status = RegisterImport.Status.PENDING
     register_import.save(update_fields=["status"])
-    apply_register_import_task.delay_on_commit(register_import.pk)
+    _enqueue_register_task(apply_register_import_task, register_import.pk)
     return register_import
 
 
