@@ -30,6 +30,8 @@ import functools
 import io
 import logging
 import re
+import sqlite3
+import tempfile
 import unicodedata
 import zipfile
 from collections.abc import Callable, Iterable, Iterator
@@ -1079,18 +1081,37 @@ def _read_communes(row: _Row, cell, error, lookups: _Lookups, today) -> None:
 
 class _Duplicates:
     """Rows of the file that describe the same product. Checked on every row, valid or not, so
-    the officer sees both row numbers at once. This needs the keys of every row seen so far:
-    one small dict entry per row, the only memory that grows with the file."""
+    the officer sees both row numbers at once. This needs the key of every row seen so far; they
+    are kept in a temporary SQLite file rather than in memory, so that checking a register of
+    any length takes the same memory (SQLite keeps a small page cache, not the keys)."""
+
+    REGISTER_CODE, DECISION_AND_NAME = 1, 2
 
     def __init__(self, report: CheckReport, header: _Header):
         self.report = report
         self.header = header
-        self.codes: dict[str, int] = {}
-        self.keys: dict[str, int] = {}
+        self._folder = tempfile.TemporaryDirectory(prefix="ocop-register-")
+        self._db = sqlite3.connect(Path(self._folder.name) / "seen.sqlite3")
+        # A scratch file: nothing to recover after a crash, so no journal and no fsync.
+        self._db.executescript(
+            "PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF; PRAGMA cache_size=-2048;"
+            "CREATE TABLE seen (kind INTEGER, key TEXT, row INTEGER, PRIMARY KEY (kind, key)) WITHOUT ROWID;"
+        )
+
+    def close(self) -> None:
+        self._db.close()
+        self._folder.cleanup()
+
+    def _first_row(self, kind: int, key: str, number: int) -> int:
+        """The first row with this key: `number` itself when it is new."""
+        inserted = self._db.execute("INSERT OR IGNORE INTO seen VALUES (?, ?, ?)", (kind, key, number)).rowcount
+        if inserted:
+            return number
+        return self._db.execute("SELECT row FROM seen WHERE kind = ? AND key = ?", (kind, key)).fetchone()[0]
 
     def check(self, row: _Row) -> None:
         if row.register_code:
-            first = self.codes.setdefault(row.register_code, row.number)
+            first = self._first_row(self.REGISTER_CODE, row.register_code, row.number)
             if first != row.number:
                 self.report.add_error(
                     row.number,
@@ -1102,7 +1123,7 @@ class _Duplicates:
                     % {"code": row.register_code, "first": first, "row": row.number},
                 )
         if row.decision_number and row.product_name:
-            first = self.keys.setdefault(row.match_key, row.number)
+            first = self._first_row(self.DECISION_AND_NAME, row.match_key, row.number)
             if first != row.number:
                 self.report.add_error(
                     row.number,
@@ -1606,6 +1627,7 @@ def _run_pass(source: _Source, report: CheckReport, *, user, apply: bool, progre
     now = timezone.now()
     today = timezone.localdate()
     lookups = _Lookups(today)
+    duplicates = None
     try:
         rows = source.rows()
         header = _read_header(rows, report)
@@ -1648,6 +1670,9 @@ def _run_pass(source: _Source, report: CheckReport, *, user, apply: bool, progre
     except RegisterFileError as error:
         report.file_error = True
         report.add_error(error.row_number, error.column_header, error.message)
+    finally:
+        if duplicates is not None:
+            duplicates.close()
     if progress:
         progress(report.total_rows, report.total_rows)
 
