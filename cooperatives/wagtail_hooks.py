@@ -1,8 +1,9 @@
 """Cooperatives, their portal accounts and the administrative units in the Wagtail admin."""
 
-from django.urls import path
+from django.urls import path, reverse
 from django.utils.translation import gettext_lazy as _
 from wagtail import hooks
+from wagtail.admin.menu import MenuItem
 from wagtail.admin.panels import FieldPanel, FieldRowPanel, MultiFieldPanel
 from wagtail.admin.ui.tables import BooleanColumn, Column
 from wagtail.admin.viewsets.base import ViewSetGroup
@@ -84,6 +85,18 @@ class CooperativesGroup(ViewSetGroup):
 @hooks.register("register_admin_viewset")
 def register_cooperatives_viewsets():
     return CooperativesGroup()
+
+
+class PortalAccountMenuItem(MenuItem):
+    def is_shown(self, request):
+        return request.user.has_perm("cooperatives.add_membership")
+
+
+@hooks.register("register_admin_menu_item")
+def portal_account_menu_item():
+    return PortalAccountMenuItem(
+        _("New portal account"), reverse("cooperatives_portal_account_create"), icon_name="user", order=215
+    )
 
 
 @hooks.register("register_admin_urls")
