@@ -3,6 +3,7 @@
 import re
 
 from django import forms
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from .models import Certificate, OcopCategory, Product
@@ -169,6 +170,8 @@ class CertificateForm(forms.ModelForm):
     def clean(self):
         cleaned = super().clean()
         decision_date, expires_on = cleaned.get("decision_date"), cleaned.get("expires_on")
+        if decision_date and decision_date > timezone.localdate():
+            self.add_error("decision_date", _("The decision date is in the future. Check the date on the decision."))
         if decision_date and expires_on and expires_on <= decision_date:
             self.add_error("expires_on", _("The expiry date must be after the decision date."))
         return cleaned

@@ -1162,6 +1162,39 @@ def _field_labels() -> dict[str, str]:
     }
 
 
+class _CoopRef:
+    """What the planner remembers of a cooperative between batches: a few fields, not a model
+    instance (a tenth of the memory), so that a long register stays flat in memory. A model
+    instance is made only for the batch that creates, changes or links the cooperative."""
+
+    __slots__ = ("pk", "name", "match_name", "tax_code", "kind", "address", "commune_id", "instance")
+
+    def __init__(self, coop: Cooperative, *, keep_instance: bool = False):
+        self.pk = coop.pk
+        self.name, self.match_name, self.tax_code = coop.name, coop.match_name, coop.tax_code
+        self.kind, self.address, self.commune_id = coop.kind, coop.address, coop.commune_id
+        self.instance = coop if keep_instance else None
+
+    def materialize(self) -> Cooperative:
+        if self.instance is None:
+            self.instance = Cooperative(
+                pk=self.pk,
+                name=self.name,
+                match_name=self.match_name,
+                tax_code=self.tax_code,
+                kind=self.kind,
+                address=self.address,
+                commune_id=self.commune_id,
+            )
+        return self.instance
+
+    def settle(self) -> None:
+        """After its batch: keep the id the database gave it (import pass), drop the instance."""
+        if self.instance is not None:
+            self.pk = self.instance.pk
+            self.instance = None
+
+
 @dataclass
 class _Chunk:
     """What one batch of rows will write."""
@@ -1185,9 +1218,11 @@ class _Planner:
         self.user = user
         self.now = now
         self.seen_products: dict[int, int] = {}
-        # Cooperatives: these grow with the number of distinct producers, not with rows.
-        self.coops_by_tax: dict[str, Cooperative] = {}
-        self.coops_by_name: dict[str, list[Cooperative]] = {}
+        # Cooperatives: these grow with the number of distinct producers, not with rows, and hold
+        # small references, not model instances (see _CoopRef).
+        self.coops_by_tax: dict[str, _CoopRef] = {}
+        self.coops_by_name: dict[str, list[_CoopRef]] = {}
+        self.touched: list[_CoopRef] = []  # references given an instance in the current batch
         self.queried_taxes: set[str] = set()
         self.queried_names: set[str] = set()
         self.new_coops: set[int] = set()  # id() of the cooperatives this file creates
@@ -1208,13 +1243,26 @@ class _Planner:
         self.queried_taxes |= taxes
         self.queried_names |= names
         for coop in Cooperative.objects.filter(Q(tax_code__in=taxes) | Q(match_name__in=names)).order_by("pk"):
-            if coop.tax_code:
-                if coop.tax_code in self.coops_by_tax:
-                    continue  # known already (loaded by its name, or created by this import)
-                self.coops_by_tax[coop.tax_code] = coop
+            if coop.tax_code and coop.tax_code in self.coops_by_tax:
+                continue  # known already (loaded by its name, or created by this import)
             same_name = self.coops_by_name.setdefault(coop.match_name, [])
-            if not any(known.pk == coop.pk for known in same_name):
-                same_name.append(coop)
+            if any(known.pk == coop.pk for known in same_name):
+                continue
+            ref = _CoopRef(coop)
+            if coop.tax_code:
+                self.coops_by_tax[coop.tax_code] = ref
+            same_name.append(ref)
+
+    def settle(self) -> None:
+        """Called after each batch is planned (and written): forget its model instances."""
+        for ref in self.touched:
+            ref.settle()
+        self.touched = []
+
+    def _instance(self, ref: _CoopRef) -> Cooperative:
+        if ref.instance is None:
+            self.touched.append(ref)
+        return ref.materialize()
 
     def _cooperative_for(self, row: _Row, chunk: _Chunk) -> tuple[Cooperative | None, bool]:
         """The row's cooperative (existing, or new and unsaved) and whether the row is valid.
@@ -1223,19 +1271,19 @@ class _Planner:
             return None, True  # a data problem to fix later, never an invented producer
         name_key = row.producer_key
         if row.tax_code:
-            coop = self.coops_by_tax.get(row.tax_code)
-            if coop is None:
+            ref = self.coops_by_tax.get(row.tax_code)
+            if ref is None:
                 # Registered earlier by name, without a tax code: the same producer.
                 candidates = [known for known in self.coops_by_name.get(name_key, ()) if not known.tax_code]
                 if len(candidates) > 1:
                     return None, self._ambiguous_cooperative(row, len(candidates))
-                coop = candidates[0] if candidates else None
+                ref = candidates[0] if candidates else None
         else:
             candidates = self.coops_by_name.get(name_key, [])
             if len(candidates) > 1:
                 return None, self._ambiguous_cooperative(row, len(candidates))
-            coop = candidates[0] if candidates else None
-        if coop is None:
+            ref = candidates[0] if candidates else None
+        if ref is None:
             coop = Cooperative(
                 name=row.producer_name,
                 match_name=name_key,
@@ -1244,13 +1292,16 @@ class _Planner:
                 address=row.producer_address,
                 commune_id=row.current_commune_id,
             )
-            self.coops_by_name.setdefault(name_key, []).append(coop)
+            ref = _CoopRef(coop, keep_instance=True)
+            self.touched.append(ref)
+            self.coops_by_name.setdefault(name_key, []).append(ref)
             if row.tax_code:
-                self.coops_by_tax[row.tax_code] = coop
-            self.new_coops.add(id(coop))
+                self.coops_by_tax[row.tax_code] = ref
+            self.new_coops.add(id(ref))
             chunk.new_cooperatives.append(coop)
             self.report.new_cooperatives += 1
             return coop, True
+        coop = self._instance(ref)
         # The cooperative keeps what it wrote itself; the register only fills what is blank.
         changed = set()
         for attr, value in (
@@ -1259,16 +1310,17 @@ class _Planner:
             ("address", row.producer_address),
             ("commune_id", row.current_commune_id),
         ):
-            if value and not getattr(coop, attr):
+            if value and not getattr(ref, attr):
+                setattr(ref, attr, value)
                 setattr(coop, attr, value)
                 changed.add(attr)
         if "tax_code" in changed:
-            self.coops_by_tax[row.tax_code] = coop
+            self.coops_by_tax[row.tax_code] = ref
         if changed and coop.pk is not None:
-            _coop, fields = chunk.changed_cooperatives.setdefault(id(coop), (coop, set()))
+            _coop, fields = chunk.changed_cooperatives.setdefault(id(ref), (coop, set()))
             fields.update(changed)
-            if id(coop) not in self.new_coops and id(coop) not in self.counted_changed:
-                self.counted_changed.add(id(coop))
+            if id(ref) not in self.new_coops and id(ref) not in self.counted_changed:
+                self.counted_changed.add(id(ref))
                 self.report.updated_cooperatives += 1
         return coop, True
 
@@ -1644,6 +1696,7 @@ def _run_pass(source: _Source, report: CheckReport, *, user, apply: bool, progre
                 if not report.is_valid:
                     raise _ImportAborted
                 writer.write(chunk)
+            planner.settle()
 
         for number, cells in rows:
             if all(_is_blank(value) for value in cells):

@@ -134,3 +134,20 @@ def test_readiness_checks_are_pluggable_per_channel(product):
         assert "title" in [item.code for item in readiness.checklist(subject, channel="test_channel")]
     finally:
         readiness._checks.remove(("test_channel", title_not_too_long))
+
+
+def test_a_certificate_dated_in_the_future_is_refused(client, product, member_a, coop_a):
+    client.force_login(member_a)
+    tomorrow = datetime.date.today() + datetime.timedelta(days=1)
+    response = client.post(
+        reverse("portal:product_certificates", kwargs={"cooperative_id": coop_a.pk, "product_id": product.pk}),
+        {
+            "stars": 4,
+            "decision_number": "9/QĐ-UBND",
+            "issuing_body": "UBND tỉnh Lào Cai",
+            "decision_date": tomorrow.isoformat(),
+            "scan": factories.SimpleUploadedFile("gcn.pdf", b"%PDF-1.4 scan", "application/pdf"),
+        },
+    )
+    assert response.status_code == 200 and "decision_date" in response.context["form"].errors
+    assert not product.certificates.exists()
