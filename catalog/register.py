@@ -1342,7 +1342,10 @@ class _Planner:
         codes = [row.register_code for row in rows if row.register_code]
         by_code = {
             entry.register_code: entry
-            for entry in RegisterEntry.objects.filter(register_code__in=codes).select_related("product")
+            # The extra condition repeats the partial unique index's own, so PostgreSQL can use it.
+            for entry in RegisterEntry.objects.filter(register_code__in=codes)
+            .exclude(register_code="")
+            .select_related("product")
         }
         keys = [row.match_key for row in rows if row.decision_number and row.register_code not in by_code]
         by_key: dict[str, list[RegisterEntry]] = {}
