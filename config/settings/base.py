@@ -5,6 +5,8 @@ embedded default that works on a fresh checkout (SQLite, a Celery broker that ne
 server, local sandboxes). The README lists every variable.
 """
 
+import base64
+import hashlib
 import os
 from pathlib import Path
 
@@ -223,6 +225,106 @@ OCOP_PROVINCE_NAME = os.environ.get("OCOP_PROVINCE_NAME", _("Lào Cai"))
 OCOP_DATA_DIR = Path(os.environ.get("OCOP_DATA_DIR", BASE_DIR / "data"))
 # Demo logins are only ever created where this is true (dev and test settings).
 OCOP_ALLOW_DEMO_DATA = False
+
+# --- Marketplaces
+# Fernet keys for the marketplace tokens, newest first (see marketplace_sync/crypto.py).
+MARKETPLACE_TOKEN_KEYS = env_list("MARKETPLACE_TOKEN_KEYS")
+
+
+def derived_fernet_key(secret: str) -> str:
+    """Development only: a token key derived from SECRET_KEY (same as crypto.derive_key)."""
+    return base64.urlsafe_b64encode(hashlib.sha256(f"ocop-token-key:{secret}".encode()).digest()).decode()
+
+
+# Each API connector's hosts and app credentials. Production points at the real marketplaces;
+# dev and test settings point at the local sandboxes (marketplace_sync/sandbox/).
+MARKETPLACES = {
+    "shopee": {
+        "API_URL": os.environ.get("SHOPEE_API_URL", "https://partner.shopeemobile.com"),
+        "PARTNER_ID": os.environ.get("SHOPEE_PARTNER_ID", ""),
+        "PARTNER_KEY": os.environ.get("SHOPEE_PARTNER_KEY", ""),
+        "PRODUCT_URL": "https://shopee.vn/product/{shop_id}/{item_id}",
+    },
+    "lazada": {
+        "API_URL": os.environ.get("LAZADA_API_URL", "https://api.lazada.vn/rest"),
+        "AUTH_API_URL": os.environ.get("LAZADA_AUTH_API_URL", "https://auth.lazada.com/rest"),
+        "AUTHORIZE_URL": os.environ.get("LAZADA_AUTHORIZE_URL", "https://auth.lazada.com/oauth/authorize"),
+        "APP_KEY": os.environ.get("LAZADA_APP_KEY", ""),
+        "APP_SECRET": os.environ.get("LAZADA_APP_SECRET", ""),
+        "PRODUCT_URL": "https://www.lazada.vn/products/-i{item_id}.html",
+    },
+    "tiktok_shop": {
+        "API_URL": os.environ.get("TIKTOK_SHOP_API_URL", "https://open-api.tiktokglobalshop.com"),
+        "AUTH_API_URL": os.environ.get("TIKTOK_SHOP_AUTH_API_URL", "https://auth.tiktok-shops.com"),
+        "AUTHORIZE_URL": os.environ.get("TIKTOK_SHOP_AUTHORIZE_URL", "https://services.tiktokshop.com/open/authorize"),
+        "APP_KEY": os.environ.get("TIKTOK_SHOP_APP_KEY", ""),
+        "APP_SECRET": os.environ.get("TIKTOK_SHOP_APP_SECRET", ""),
+        "SERVICE_ID": os.environ.get("TIKTOK_SHOP_SERVICE_ID", ""),
+        "PRODUCT_URL": "https://shop.tiktok.com/view/product/{item_id}",
+    },
+    "tiki": {
+        "API_URL": os.environ.get("TIKI_API_URL", "https://api.tiki.vn"),
+        "AUTHORIZE_URL": os.environ.get("TIKI_AUTHORIZE_URL", "https://api.tiki.vn/sc/oauth2/auth"),
+        "TOKEN_URL": os.environ.get("TIKI_TOKEN_URL", "https://api.tiki.vn/sc/oauth2/token"),
+        "CLIENT_ID": os.environ.get("TIKI_CLIENT_ID", ""),
+        "CLIENT_SECRET": os.environ.get("TIKI_CLIENT_SECRET", ""),
+        "PRODUCT_URL": "https://tiki.vn/p{item_id}.html",
+    },
+}
+
+# The local sandboxes: where they listen, and the made-up app credentials they and the
+# connectors share. These credentials exist only on this machine.
+SANDBOX_HOST = os.environ.get("SANDBOX_HOST", "127.0.0.1")
+SANDBOX_PORTS = {"shopee": 8801, "lazada": 8802, "tiktok_shop": 8803, "tiki": 8804}
+SANDBOX_CREDENTIALS = {
+    "shopee": {
+        "PARTNER_ID": "2001887",
+        "PARTNER_KEY": "73616e64626f782d73686f7065652d706172746e65722d6b65792d6f636f7021",
+    },
+    "lazada": {"APP_KEY": "501234", "APP_SECRET": "sandbox-lazada-app-secret-ocop"},
+    "tiktok_shop": {
+        "APP_KEY": "6a1b2c3d4e5f6",
+        "APP_SECRET": "sandbox-tiktok-app-secret-ocop",
+        "SERVICE_ID": "7000001",
+    },
+    "tiki": {"CLIENT_ID": "sandbox-tiki-client-ocop", "CLIENT_SECRET": "sandbox-tiki-client-secret-ocop"},
+}
+
+
+def sandbox_marketplaces(host: str, ports: dict[str, int]) -> dict:
+    """MARKETPLACES pointing at the local sandboxes."""
+
+    def url(channel: str) -> str:
+        return f"http://{host}:{ports[channel]}"
+
+    def product_url(channel: str) -> str:
+        return url(channel) + "/_sandbox/product/{item_id}"
+
+    return {
+        "shopee": {"API_URL": url("shopee"), "PRODUCT_URL": product_url("shopee"), **SANDBOX_CREDENTIALS["shopee"]},
+        "lazada": {
+            "API_URL": f"{url('lazada')}/rest",
+            "AUTH_API_URL": f"{url('lazada')}/auth/rest",
+            "AUTHORIZE_URL": f"{url('lazada')}/oauth/authorize",
+            "PRODUCT_URL": product_url("lazada"),
+            **SANDBOX_CREDENTIALS["lazada"],
+        },
+        "tiktok_shop": {
+            "API_URL": url("tiktok_shop"),
+            "AUTH_API_URL": url("tiktok_shop"),
+            "AUTHORIZE_URL": f"{url('tiktok_shop')}/open/authorize",
+            "PRODUCT_URL": product_url("tiktok_shop"),
+            **SANDBOX_CREDENTIALS["tiktok_shop"],
+        },
+        "tiki": {
+            "API_URL": url("tiki"),
+            "AUTHORIZE_URL": f"{url('tiki')}/sc/oauth2/auth",
+            "TOKEN_URL": f"{url('tiki')}/sc/oauth2/token",
+            "PRODUCT_URL": product_url("tiki"),
+            **SANDBOX_CREDENTIALS["tiki"],
+        },
+    }
+
 
 LOGGING = {
     "version": 1,

@@ -8,6 +8,8 @@ from .base import SECRET_KEY, env_bool, env_list, os
 DEBUG = False
 if not SECRET_KEY:
     raise ImproperlyConfigured("SECRET_KEY must be set in production.")
+if not os.environ.get("MARKETPLACE_TOKEN_KEYS"):
+    raise ImproperlyConfigured("MARKETPLACE_TOKEN_KEYS must be set in production (see marketplace_sync/crypto.py).")
 if not os.environ.get("DATABASE_URL"):
     raise ImproperlyConfigured("DATABASE_URL must be set in production (PostgreSQL).")
 

@@ -28,3 +28,7 @@ MIDDLEWARE = [m for m in MIDDLEWARE if m != "whitenoise.middleware.WhiteNoiseMid
 
 # Refusals are what many tests assert; Django would log each 404/403 as a warning.
 LOGGING = {**LOGGING, "loggers": {**LOGGING["loggers"], "django.request": {"level": "ERROR"}}}  # noqa: F405
+
+# Marketplaces: the sandboxes, started by the tests themselves on free ports.
+MARKETPLACES = sandbox_marketplaces(SANDBOX_HOST, SANDBOX_PORTS)  # noqa: F405
+MARKETPLACE_TOKEN_KEYS = [derived_fernet_key(SECRET_KEY)]  # noqa: F405
