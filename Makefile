@@ -5,6 +5,9 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PORT ?= 8000
 HOST ?= 127.0.0.1
+# Where the site is reached; the sandboxes send their webhooks here.
+BASE_URL ?= http://$(HOST):$(PORT)
+export BASE_URL
 
 .PHONY: run test lint format check messages translations requirements data-sync bench clean
 
@@ -13,11 +16,14 @@ run: $(VENV)/.installed translations
 	@mkdir -p var
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py load_demo
-	@echo "Starting the Celery worker (log: var/celery-worker.log) and the web server…"
+	@echo "Starting the marketplace sandboxes (var/sandbox.log), the Celery worker with its schedule (var/celery-worker.log) and the web server…"
 	@set -e; \
-	$(VENV)/bin/celery -A config worker --pool=solo --loglevel=INFO > var/celery-worker.log 2>&1 & \
+	$(PY) manage.py run_sandbox > var/sandbox.log 2>&1 & \
+	sandbox=$$!; \
+	$(VENV)/bin/celery -A config worker --beat --schedule var/celerybeat-schedule --pool=solo --loglevel=INFO \
+		--queues celery,sync.shopee,sync.lazada,sync.tiktok_shop,sync.tiki > var/celery-worker.log 2>&1 & \
 	worker=$$!; \
-	trap 'kill $$worker 2>/dev/null || true' EXIT INT TERM; \
+	trap 'kill $$worker $$sandbox 2>/dev/null || true' EXIT INT TERM; \
 	echo "Open http://$(HOST):$(PORT)/  (member portal: /portal/, trade department: /admin/)"; \
 	$(PY) manage.py runserver $(HOST):$(PORT)
 

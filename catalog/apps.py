@@ -8,4 +8,6 @@ class CatalogConfig(AppConfig):
 
     def ready(self):
         # The catalog adds its pages to the member portal (the registry lives in cooperatives).
-        from . import portal  # noqa: F401
+        from . import hooks, portal  # noqa: F401
+
+        hooks.connect_wagtail_signals()

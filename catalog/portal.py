@@ -1,5 +1,8 @@
 """The catalog's section of the member portal."""
 
+from collections.abc import Callable
+from dataclasses import dataclass
+
 from django.urls import include, path
 from django.utils.translation import gettext_lazy as _
 
@@ -28,6 +31,29 @@ urlpatterns = [
     path("san-pham/them/", views.product_add, name="product_add"),
     path("san-pham/<int:product_id>/", include(product_urls)),
 ]
+
+
+@dataclass(frozen=True)
+class ProductPanel:
+    """A block another app adds to a product's page in the portal (e.g. its marketplace
+    listings), without the catalog importing that app."""
+
+    template: str
+    context: Callable  # (request, product) -> dict
+    order: int = 100
+
+
+_product_panels: list[ProductPanel] = []
+
+
+def register_product_panel(panel: ProductPanel) -> ProductPanel:
+    _product_panels.append(panel)
+    _product_panels.sort(key=lambda item: item.order)
+    return panel
+
+
+def product_panels(request, product) -> list[dict]:
+    return [{"template": panel.template, **panel.context(request, product)} for panel in _product_panels]
 
 
 def home_card(request):

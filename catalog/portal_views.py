@@ -70,7 +70,10 @@ def product_detail(request, product_id):
     context = _context(request, product)
     draft = context["draft"]
     photo_ids = [photo.image_id for photo in draft.images.all()]
+    from .portal import product_panels
+
     context.update(
+        panels=product_panels(request, product),
         checklist=selectors.product_checklist(product, draft),
         photos=selectors.images_with_renditions(photo_ids, selectors.THUMBNAIL_SPEC).values(),
         certificate=selectors.current_certificate(product.certificates.all()),

@@ -21,6 +21,7 @@ from wagtail.images import get_image_model
 from wagtail.log_actions import log
 from wagtail.models import WorkflowState
 
+from . import hooks
 from .images import prepare_product_photo
 from .models import Certificate, Offer, Product, ProductImage, RegisterImport
 
@@ -261,6 +262,7 @@ def offer_update(
     offer.updated_by = user
     offer.save()
     if old != change:
+        hooks.notify(hooks.OFFER_CHANGED, product=product, offer=offer)
         log(
             product,
             "ocop.offer_change",

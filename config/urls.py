@@ -10,6 +10,7 @@ urlpatterns = [
     path("admin/", include(wagtailadmin_urls)),
     path("documents/", include(wagtaildocs_urls)),
     path("portal/", include("cooperatives.urls")),
+    path("", include("marketplace_sync.urls")),
     path("i18n/setlang/", set_language, name="set_language"),
 ]
 

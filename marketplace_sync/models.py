@@ -231,6 +231,9 @@ class SyncJob(models.Model):
     status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.PENDING)
     attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
     next_attempt_at = models.DateTimeField(_("next attempt"), null=True, blank=True)
+    # A worker running the job holds it until then; a job whose worker died is taken over after.
+    locked_until = models.DateTimeField(null=True, blank=True, editable=False)
+    celery_task_id = models.CharField(max_length=64, blank=True, editable=False)
     last_error = models.TextField(_("last error"), blank=True)
     requested_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"

@@ -30,7 +30,7 @@ def _wait_for(register_import, statuses, timeout=30):
 
 
 @pytest.mark.celery_worker
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_register_check_runs_on_a_real_worker_after_the_transaction_commits(officer):
     with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=30):
         with transaction.atomic():

@@ -10,9 +10,11 @@ import re
 import pytest
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from django.utils import timezone
 
 from catalog import services
 from catalog.models import Certificate, Offer, Product
+from marketplace_sync.models import Channel, Listing, MarketplaceAccount, Order
 from tests import factories
 
 pytestmark = pytest.mark.django_db
@@ -34,6 +36,8 @@ def _top(route_prefix):
 PORTAL_ROUTES = list(_walk(_top("portal/").url_patterns, "portal/"))
 ADMIN_ROUTES = list(_walk(_top("admin/").url_patterns, "admin/"))
 PARAMETER = re.compile(r"<(?:(?P<converter>\w+):)?(?P<name>\w+)>")
+# URL parameters that name one cooperative's object (a channel code names no one's object).
+OBJECT_PARAMETERS = ("product_id", "image_id", "certificate_id", "account_id", "listing_id")
 
 
 def _fill(route: str, values: dict) -> str:
@@ -56,6 +60,22 @@ def world(coop_a, coop_b, member_a, member_b):
     certificate_b = factories.add_valid_certificate(product_b, number="816/QĐ-UBND")
     certificate_b.scan.save("scan.pdf", factories.SimpleUploadedFile("scan.pdf", b"%PDF-1.4 secret"), save=True)
     image_b = services.latest_content(product_b).images.all()[0].image_id
+    shopee = Channel.objects.get(code="shopee")
+    account_b = MarketplaceAccount.objects.create(
+        cooperative=coop_b, channel=shopee, status="connected", shop_id="B-SHOP", shop_name="Gian hàng BÍ MẬT"
+    )
+    listing_b = Listing.objects.create(
+        product=product_b, account=account_b, channel=shopee, external_id="B-ITEM", reported_state="live"
+    )
+    Order.objects.create(
+        channel=shopee,
+        account=account_b,
+        cooperative=coop_b,
+        external_id="DON-BI-MAT",
+        status=Order.Status.PAID,
+        total_vnd=123456,
+        ordered_at=timezone.now(),
+    )
     product_a = factories.make_product(coop_a, member_a, name="Chè Khe Năm")
     return {
         "product_a": product_a,
@@ -65,6 +85,9 @@ def world(coop_a, coop_b, member_a, member_b):
             "product_id": product_b.pk,
             "image_id": image_b,
             "certificate_id": certificate_b.pk,
+            "account_id": account_b.pk,
+            "listing_id": listing_b.pk,
+            "channel_code": "shopee",
         },
     }
 
@@ -92,7 +115,9 @@ def test_every_portal_url_of_another_cooperative_is_404_for_get_and_post(client,
             continue
         # B's objects under B's cooperative, and B's objects smuggled under A's own cooperative.
         for cooperative_id in (world["b"]["cooperative_id"], world["product_a"].cooperative_id):
-            if cooperative_id == world["product_a"].cooperative_id and "product_id" not in route:
+            if cooperative_id == world["product_a"].cooperative_id and not any(
+                f"{name}>" in route for name in OBJECT_PARAMETERS
+            ):
                 continue  # A's own pages: nothing of B's in the URL
             url = _fill(route, {**world["b"], "cooperative_id": cooperative_id})
             # POST is refused with 403/404 everywhere; a GET on a POST-only page may also be
@@ -123,12 +148,16 @@ def test_a_members_lists_and_pages_never_show_another_cooperatives_data(client, 
         "product_history",
     ):
         pages.append(reverse(f"portal:{name}", kwargs={"cooperative_id": coop_a.pk, "product_id": product_a.pk}))
+    pages += [
+        reverse("portal:shops", kwargs={"cooperative_id": coop_a.pk}),
+        reverse("portal:orders", kwargs={"cooperative_id": coop_a.pk}),
+    ]
     for url in pages:
         response = client.get(url, follow=True)
         assert response.status_code == 200, url
         body = response.content.decode()
         assert "BÍ MẬT" not in body and "123.456" not in body and "816/QĐ-UBND" not in body, url
-        assert "Tú Lệ" not in body, url
+        assert "Tú Lệ" not in body and "B-SHOP" not in body and "B-ITEM" not in body, url
 
 
 def test_a_member_cannot_reach_anothers_certificate_scan(client, member_a, world):

@@ -165,6 +165,20 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_TIME_LIMIT = 30 * 60
 CELERY_TASK_SOFT_TIME_LIMIT = 25 * 60
 CELERY_TIMEZONE = "Asia/Ho_Chi_Minh"
+# One queue per marketplace, so that one slow marketplace cannot starve the others; workers
+# consume "celery" (everything else) and every "sync.<channel>" queue (see the Makefile).
+SYNC_QUEUE_PREFIX = "sync."
+SYNC_CHANNELS = ["shopee", "lazada", "tiktok_shop", "tiki"]
+CELERY_TASK_DEFAULT_QUEUE = "celery"
+# The safety nets behind webhooks and the queue (celery beat).
+CELERY_BEAT_SCHEDULE = {
+    "requeue-stale-sync-jobs": {"task": "marketplace_sync.tasks.requeue_stale_jobs_task", "schedule": 120},
+    "pull-orders": {"task": "marketplace_sync.tasks.pull_orders_task", "schedule": 600},
+    "pull-marketplace-events": {"task": "marketplace_sync.tasks.pull_events_task", "schedule": 60},
+    "reconcile-listings": {"task": "marketplace_sync.tasks.reconcile_listings_task", "schedule": 1800},
+    "refresh-expiring-tokens": {"task": "marketplace_sync.tasks.refresh_expiring_tokens_task", "schedule": 900},
+    "warn-expiring-connections": {"task": "marketplace_sync.tasks.warn_expiring_connections_task", "schedule": 86400},
+}
 
 # --- Authentication
 AUTH_PASSWORD_VALIDATORS = [
@@ -205,6 +219,8 @@ DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "ocop-connect@localhos
 # --- Wagtail
 WAGTAIL_SITE_NAME = os.environ.get("SITE_NAME", "OCOP Connect")
 WAGTAILADMIN_BASE_URL = os.environ.get("BASE_URL", "http://127.0.0.1:8000")
+# The public address marketplaces call for webhooks (behind a proxy: the https:// address).
+WEBHOOK_BASE_URL = os.environ.get("WEBHOOK_BASE_URL", WAGTAILADMIN_BASE_URL)
 WAGTAIL_I18N_ENABLED = False
 WAGTAILSEARCH_BACKENDS = {
     # "simple" keeps Vietnamese words intact on PostgreSQL; the server default
@@ -227,6 +243,14 @@ OCOP_DATA_DIR = Path(os.environ.get("OCOP_DATA_DIR", BASE_DIR / "data"))
 OCOP_ALLOW_DEMO_DATA = False
 
 # --- Marketplaces
+# Connect and read timeouts of every marketplace call, in seconds.
+MARKETPLACE_HTTP_TIMEOUT = (
+    float(os.environ.get("MARKETPLACE_CONNECT_TIMEOUT", "3.05")),
+    float(os.environ.get("MARKETPLACE_READ_TIMEOUT", "15")),
+)
+# How long after a listing entered a marketplace's review we ask how it went (the reconcile
+# task catches what this misses).
+LISTING_REVIEW_CHECK_SECONDS = int(os.environ.get("LISTING_REVIEW_CHECK_SECONDS", "300"))
 # Fernet keys for the marketplace tokens, newest first (see marketplace_sync/crypto.py).
 MARKETPLACE_TOKEN_KEYS = env_list("MARKETPLACE_TOKEN_KEYS")
 
@@ -275,7 +299,13 @@ MARKETPLACES = {
 # The local sandboxes: where they listen, and the made-up app credentials they and the
 # connectors share. These credentials exist only on this machine.
 SANDBOX_HOST = os.environ.get("SANDBOX_HOST", "127.0.0.1")
+# The portal's "sandbox buyer" button (demo): never where the marketplaces are real.
+SANDBOX_BUYER_ENABLED = False
 SANDBOX_PORTS = {"shopee": 8801, "lazada": 8802, "tiktok_shop": 8803, "tiki": 8804}
+# e.g. SANDBOX_PORTS="shopee=9801,lazada=9802" to move them (tests start them on free ports).
+SANDBOX_PORTS.update(
+    {name: int(port) for name, _sep, port in (item.partition("=") for item in env_list("SANDBOX_PORTS"))}
+)
 SANDBOX_CREDENTIALS = {
     "shopee": {
         "PARTNER_ID": "2001887",

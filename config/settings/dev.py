@@ -20,3 +20,6 @@ OCOP_ALLOW_DEMO_DATA = True
 # derived from SECRET_KEY unless MARKETPLACE_TOKEN_KEYS is set.
 MARKETPLACES = sandbox_marketplaces(SANDBOX_HOST, SANDBOX_PORTS)
 MARKETPLACE_TOKEN_KEYS = MARKETPLACE_TOKEN_KEYS or [derived_fernet_key(SECRET_KEY)]
+# The sandboxes review new items in 20 seconds: check back soon after.
+LISTING_REVIEW_CHECK_SECONDS = int(os.environ.get("LISTING_REVIEW_CHECK_SECONDS", "25"))
+SANDBOX_BUYER_ENABLED = True

@@ -21,6 +21,7 @@ if not os.environ.get("CELERY_BROKER_URL") and not REDIS_URL:
 elif CELERY_BROKER_URL.startswith("redis"):
     # Keep test runs apart from a demo that may share the same Redis.
     CELERY_TASK_DEFAULT_QUEUE = "ocop-test"
+    SYNC_QUEUE_PREFIX = "ocop-test-sync."
 
 # Static files are served by the test client's finders; whitenoise would only warn that
 # STATIC_ROOT has not been collected.
@@ -32,3 +33,5 @@ LOGGING = {**LOGGING, "loggers": {**LOGGING["loggers"], "django.request": {"leve
 # Marketplaces: the sandboxes, started by the tests themselves on free ports.
 MARKETPLACES = sandbox_marketplaces(SANDBOX_HOST, SANDBOX_PORTS)  # noqa: F405
 MARKETPLACE_TOKEN_KEYS = [derived_fernet_key(SECRET_KEY)]  # noqa: F405
+LISTING_REVIEW_CHECK_SECONDS = 1
+SANDBOX_BUYER_ENABLED = True

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import re
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
@@ -227,6 +228,15 @@ class Response:
     record: CallRecord
 
 
+_QUERY_STRING = re.compile(r"\?[^\s'\"]*")
+
+
+def _without_query(message: str) -> str:
+    """Exception texts of `requests` contain the URL with its query string, which for some
+    marketplaces carries the app secret or a token: never let that reach the call log."""
+    return _QUERY_STRING.sub("?…", message)
+
+
 def parse_retry_after(value: str | None) -> float | None:
     if not value:
         return None
@@ -278,12 +288,12 @@ class Connector(ABC):
             )
         except requests.Timeout as error:
             record.duration_ms = int((time.monotonic() - started) * 1000)
-            record.error_code, record.error_message = "timeout", str(error)
+            record.error_code, record.error_message = "timeout", _without_query(str(error))
             self.transport.record(record)
             raise TransientError(f"{self.channel} did not answer in time ({endpoint})", code="timeout") from error
         except requests.RequestException as error:
             record.duration_ms = int((time.monotonic() - started) * 1000)
-            record.error_code, record.error_message = "connection", str(error)
+            record.error_code, record.error_message = "connection", _without_query(str(error))
             self.transport.record(record)
             raise TransientError(f"{self.channel} could not be reached ({endpoint})", code="connection") from error
         record.duration_ms = int((time.monotonic() - started) * 1000)

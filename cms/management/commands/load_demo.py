@@ -1,5 +1,8 @@
 """`manage.py load_demo`: the real Yên Bái register and a few products taken through the flow.
 
+It lives in cms, the app that may use every other one: the demo spans cooperatives, the
+catalog and the marketplaces.
+
 Safe to run again: the register import changes nothing the second time, accounts are reused,
 and the demo flow only touches products it has not touched before. Refuses to run where
 settings.OCOP_ALLOW_DEMO_DATA is false (production), because it creates accounts with
@@ -7,12 +10,14 @@ passwords printed on the terminal.
 """
 
 import datetime
+import io
 import os
 from pathlib import Path
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
+from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.utils.translation import gettext as _
@@ -68,6 +73,7 @@ class Command(BaseCommand):
             raise CommandError(_("Demo data is disabled in these settings (OCOP_ALLOW_DEMO_DATA is false)."))
         units = load_administrative_units()
         taxonomy = load_ocop_taxonomy()
+        call_command("load_marketplace_categories", verbosity=0, stdout=io.StringIO())
         self.stdout.write(
             _("Administrative units and OCOP groups loaded (%(changed)s).")
             % {"changed": _("changed") if units.changed or taxonomy.changed else _("already up to date")}
