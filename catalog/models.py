@@ -249,13 +249,9 @@ class Offer(models.Model):
 
 class CertificateQuerySet(models.QuerySet):
     def valid_on(self, day: datetime.date):
-        """Verified certificates in force on `day` (decision date known and not expired)."""
-        return self.filter(
-            verified_at__isnull=False,
-            stars__isnull=False,
-            decision_date__lte=day,
-            expires_on__gte=day,
-        )
+        """Verified certificates in force on `day` (decision date known and not expired). The
+        star may still be unknown (the register does not always say): see validity_on."""
+        return self.filter(verified_at__isnull=False, decision_date__lte=day, expires_on__gte=day)
 
 
 class Certificate(models.Model):

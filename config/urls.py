@@ -1,15 +1,15 @@
 from django.conf import settings
 from django.conf.urls.i18n import i18n_patterns
 from django.urls import include, path
-from django.views.i18n import set_language
 from wagtail import urls as wagtail_urls
 from wagtail.admin import urls as wagtailadmin_urls
 from wagtail.documents import urls as wagtaildocs_urls
 
+from .views import set_language
+
 urlpatterns = [
     path("admin/", include(wagtailadmin_urls)),
     path("documents/", include(wagtaildocs_urls)),
-    path("portal/", include("cooperatives.urls")),
     path("", include("marketplace_sync.urls")),
     path("i18n/setlang/", set_language, name="set_language"),
 ]
@@ -21,5 +21,9 @@ if settings.DEBUG:
     urlpatterns += staticfiles_urlpatterns()
     urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)
 
-# The public site: Vietnamese at /, English under /en/.
-urlpatterns += i18n_patterns(path("", include(wagtail_urls)), prefix_default_language=False)
+# The member portal and the public site: Vietnamese at /…, English under /en/….
+urlpatterns += i18n_patterns(
+    path("portal/", include("cooperatives.urls")),
+    path("", include(wagtail_urls)),
+    prefix_default_language=False,
+)

@@ -48,11 +48,6 @@ def decrypt(value: str) -> str:
         ) from error
 
 
-def rotate(value: str) -> str:
-    """Re-encrypt a stored value with the newest key."""
-    return fernet().rotate(value.encode()).decode() if value else ""
-
-
 class EncryptedTextField(models.TextField):
     """Text stored encrypted; read and written in clear by Python code."""
 

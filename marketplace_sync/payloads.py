@@ -40,7 +40,7 @@ def _description(product: Product) -> str:
     """The approved description, followed by the OCOP facts a buyer trusts."""
     text = product.description.strip()
     certificate = current_certificate(product.certificates.all())
-    if certificate is not None:
+    if certificate is not None and certificate.stars:
         facts = _("OCOP %(stars)d-star product, decision %(number)s, valid until %(date)s.") % {
             "stars": certificate.stars,
             "number": certificate.decision_number,

@@ -6,8 +6,8 @@ from django.utils.translation import gettext_lazy as _
 from catalog.portal import ProductPanel, register_product_panel
 from cooperatives.portal import PortalSection, register_section
 
+from . import export_views, selectors
 from . import portal_views as views
-from . import selectors
 
 urlpatterns = [
     path("cua-hang/", views.shops, name="shops"),
@@ -39,6 +39,15 @@ register_section(
         order=20,
         home_template="marketplace_sync/portal/home_card.html",
         home_context=home_card,
+    )
+)
+register_section(
+    PortalSection(
+        key="export_channels",
+        label=_("Sell by spreadsheet"),
+        url_name="portal:export_channels",
+        urlpatterns=export_views.portal_urlpatterns,
+        order=25,
     )
 )
 register_section(PortalSection(key="orders", label=_("Orders"), url_name="portal:orders", order=30))

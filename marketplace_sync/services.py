@@ -35,6 +35,7 @@ from .connectors.base import (
     ListingStatus,
     OrderStatus,
     PermanentError,
+    RateLimited,
     RemoteListing,
     RemoteOrder,
     ShopCredentials,
@@ -119,6 +120,11 @@ def transport_for(account: MarketplaceAccount, job: SyncJob | None = None) -> Tr
     )
 
 
+def shop_throttle_key(account: MarketplaceAccount) -> str:
+    """The key connectors throttle a shop's requests under (see Connector._send)."""
+    return f"{account.channel.code}:{account.shop_id}"
+
+
 def connector_for_account(account: MarketplaceAccount, job: SyncJob | None = None):
     return registry.connector_for(account.channel.code, transport=transport_for(account, job))
 
@@ -163,7 +169,10 @@ def _apply_grant(account: MarketplaceAccount, grant: TokenGrant) -> None:
     account.refresh_token = grant.refresh_token or account.refresh_token
     account.access_expires_at = grant.access_expires_at
     account.refresh_expires_at = grant.refresh_expires_at or account.refresh_expires_at
-    account.authorization_expires_at = grant.authorization_expires_at or account.authorization_expires_at
+    # Without a stated end of the authorisation, the connection lasts as long as its refresh token.
+    account.authorization_expires_at = (
+        grant.authorization_expires_at or grant.refresh_expires_at or account.authorization_expires_at
+    )
     account.extra = {**account.extra, **dict(grant.extra)}
 
 
@@ -298,10 +307,20 @@ def _on_product_published(*, product: Product) -> None:
 
 
 def _on_product_unpublished(*, product: Product) -> None:
-    for listing in Listing.objects.filter(product=product).exclude(external_id=""):
+    """An approval withdrawn: take the product down everywhere. API listings are withdrawn by a
+    job; on export channels a person must take it down on the marketplace."""
+    for listing in Listing.objects.filter(product=product).select_related("channel"):
         listing.desired_state = Listing.Desired.WITHDRAWN
+        if listing.channel.kind == Channel.Kind.EXPORT and listing.reported_state == Listing.Reported.LIVE:
+            listing.who_must_act = WhoMustAct.COOPERATIVE
+            listing.explanation = _(
+                "The product is no longer approved. Take it down on %(channel)s, then record that here."
+            ) % {"channel": listing.channel.name}
+            listing.save(update_fields=["desired_state", "who_must_act", "explanation", "updated_at"])
+            continue
         listing.save(update_fields=["desired_state", "updated_at"])
-        listing_request_sync(listing=listing, action=SyncJob.Action.WITHDRAW)
+        if listing.external_id and registry.has_connector(listing.channel.code):
+            listing_request_sync(listing=listing, action=SyncJob.Action.WITHDRAW)
 
 
 def _on_offer_changed(*, product: Product, offer: Offer) -> None:
@@ -486,6 +505,8 @@ def sync_job_run(*, job_id: int, task_id: str = "") -> JobOutcome:
             connector = connector_for_account(account, job)
             remote = _perform(job, listing, connector, credentials(account))
     except TransientError as error:
+        if isinstance(error, RateLimited) and error.code != "local_rate_limit":
+            ratelimit.slow_down(shop_throttle_key(account), error.retry_after)
         explanation = explain.connector_error(channel_name, error)
         retry_after = error.retry_after
         _finish(job, SyncJob.Status.PENDING, str(error))
@@ -627,7 +648,10 @@ def order_upsert(
             order.total_vnd, order.remote_updated_at = remote.total_vnd, reported_at
             order.save(update_fields=["status", "raw_status", "total_vnd", "remote_updated_at", "updated_at"])
         skus = {line.sku for line in remote.lines}
-        products = dict(Offer.objects.filter(sku__in=skus).values_list("sku", "product_id"))
+        # Only this cooperative's products: a SKU typed into another shop never moves our stock.
+        products = dict(
+            Offer.objects.filter(sku__in=skus, product__cooperative_id=cooperative_id).values_list("sku", "product_id")
+        )
         changed_products = set()
         for remote_line in remote.lines:
             line, _new = OrderLine.objects.get_or_create(

@@ -1,8 +1,9 @@
 from django.urls import path
 
-from . import views
+from . import export_views, views
 
 urlpatterns = [
     path("webhooks/<slug:channel_code>/", views.webhook, name="marketplace_webhook"),
     path("marketplace/callback/<slug:channel_code>/", views.oauth_callback, name="marketplace_oauth_callback"),
+    *export_views.urlpatterns,  # /feeds/google-merchant.xml, /feeds/meta-catalog.csv
 ]

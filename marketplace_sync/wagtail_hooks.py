@@ -165,3 +165,14 @@ class QueuePanel(Component):
 def add_queue_panel(request, panels):
     if request.user.has_perm("marketplace_sync.view_listing"):
         panels.append(QueuePanel())
+
+
+@hooks.register("register_log_actions")
+def register_marketplace_log_actions(actions):
+    actions.register_action(
+        "ocop.export_listing_live", _("Recorded live on an export channel"), _("Recorded live on an export channel")
+    )
+    actions.register_action(
+        "ocop.export_listing_withdrawn", _("Recorded taken down on an export channel"),
+        _("Recorded taken down on an export channel"),
+    )  # fmt: skip

@@ -30,7 +30,15 @@ def _walk(patterns, prefix=""):
 
 
 def _top(route_prefix):
-    return next(p for p in get_resolver().url_patterns if str(p.pattern) == route_prefix)
+    """The URL resolver mounted at `route_prefix`, also inside i18n_patterns (the portal)."""
+    for pattern in get_resolver().url_patterns:
+        if str(pattern.pattern) == route_prefix:
+            return pattern
+        if isinstance(pattern, URLResolver) and str(pattern.pattern) == "":  # the language prefix
+            for inner in pattern.url_patterns:
+                if str(inner.pattern) == route_prefix:
+                    return inner
+    raise LookupError(route_prefix)
 
 
 PORTAL_ROUTES = list(_walk(_top("portal/").url_patterns, "portal/"))

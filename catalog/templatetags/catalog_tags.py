@@ -1,6 +1,7 @@
 from django import template
 from django.utils.translation import get_language, gettext_lazy
 from django.utils.translation import gettext as _
+from wagtail.log_actions import registry as log_action_registry
 
 register = template.Library()
 
@@ -53,7 +54,10 @@ def describe_actor(entry) -> str:
 @register.simple_tag
 def log_entry_line(entry) -> str:
     """One line of a product's history: "helper X (team) for cooperative Y: sent it for review"."""
-    label = ACTION_LABELS.get(entry.action, entry.action)
+    label = ACTION_LABELS.get(entry.action)
+    if label is None:  # actions other apps register with Wagtail carry their own label
+        formatter = log_action_registry.get_formatter(entry)
+        label = formatter.label if formatter else entry.action
     line = f"{describe_actor(entry)}: {label}"
     if entry.action == "ocop.offer_change":
         data = entry.data

@@ -9,9 +9,3 @@ register = template.Library()
 def current_certificate(product):
     """The certificate giving the product its star today (certificates are prefetched)."""
     return _current_certificate(product.certificates.all())
-
-
-@register.simple_tag
-def current_stars(product):
-    certificate = _current_certificate(product.certificates.all())
-    return certificate.stars if certificate else None

@@ -2,7 +2,7 @@
 configured (PostgreSQL and Redis in CI, SQLite and an in-process broker otherwise)."""
 
 from .base import *  # noqa: F403
-from .base import CELERY_BROKER_URL, REDIS_URL, os
+from .base import CELERY_BROKER_URL, REDIS_URL, Path, os
 
 DEBUG = False
 SECRET_KEY = "test-only-secret-key"
@@ -35,3 +35,13 @@ MARKETPLACES = sandbox_marketplaces(SANDBOX_HOST, SANDBOX_PORTS)  # noqa: F405
 MARKETPLACE_TOKEN_KEYS = [derived_fernet_key(SECRET_KEY)]  # noqa: F405
 LISTING_REVIEW_CHECK_SECONDS = 1
 SANDBOX_BUYER_ENABLED = True
+
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
+    # A file, not memory: the live server, the Celery worker and the test each hold their own
+    # connection, and an in-memory database shared between them locks whole tables
+    # ("database table is locked") instead of waiting like a file with WAL does.
+    import tempfile
+
+    DATABASES["default"]["TEST"] = {  # noqa: F405
+        "NAME": str(Path(tempfile.gettempdir()) / f"ocop-test-{os.getpid()}.sqlite3")
+    }

@@ -24,8 +24,9 @@ API_CHANNELS = ("shopee", "lazada", "tiktok_shop", "tiki")
 HIDDEN_INPUT = re.compile(r'<input type="hidden" name="([^"]*)" value="([^"]*)">')
 # Leaf categories each sandbox accepts for tea ("Chè tươi, chế biến"): Shopee VN and Tiki VN ids
 # from data/marketplaces/ocop_category_map.csv; TikTok's from its (Indonesian) tree; Lazada has no
-# VN id in the data, so a leaf of its Philippines tree stands in, as the sandbox allows.
-TEA_CATEGORIES = {"shopee": "100825", "lazada": "13073", "tiktok_shop": "916488", "tiki": "8274"}
+# VN id in the data, so a leaf of its Philippines tree (25156 Green Tea) stands in, as the
+# sandbox allows.
+TEA_CATEGORIES = {"shopee": "100825", "lazada": "25156", "tiktok_shop": "916488", "tiki": "8274"}
 
 
 @dataclass

@@ -42,7 +42,9 @@ def test_a_marketplace_order_arrives_by_webhook_and_lowers_stock_everywhere(sand
     wait_until(lambda: _stock(product) == 7, timeout=10, message="stock lowered")
     # and the new stock is pushed back to the marketplace
     wait_until(
-        lambda: Listing.objects.get(product=product).synced_stock == 5, timeout=30, message="stock pushed (7 − buffer 2)"
+        lambda: Listing.objects.get(product=product).synced_stock == 5,
+        timeout=30,
+        message="stock pushed (7 − buffer 2)",
     )
 
 
@@ -144,8 +146,12 @@ def test_two_orders_for_the_last_unit_never_drive_stock_below_zero(sandboxes, li
 def test_a_forged_or_tampered_webhook_is_refused_and_nothing_is_recorded(live_server, sandboxes, live_on_shopee):
     account, _product = live_on_shopee
     body = json.dumps(
-        {"data": {"ordersn": "FORGED1", "status": "READY_TO_SHIP", "update_time": 1}, "shop_id": account.shop_id,
-         "code": 3, "timestamp": 1},  # fmt: skip
+        {
+            "data": {"ordersn": "FORGED1", "status": "READY_TO_SHIP", "update_time": 1},
+            "shop_id": account.shop_id,
+            "code": 3,
+            "timestamp": 1,
+        },  # fmt: skip
     ).encode()
     url = f"{live_server.url}/webhooks/shopee/"
     unsigned = requests.post(url, data=body, timeout=10)
