@@ -225,6 +225,7 @@ class SyncJob(models.Model):
         RUNNING = "running", _("Running")
         SUCCEEDED = "succeeded", _("Done")
         FAILED = "failed", _("Failed")
+        SUPERSEDED = "superseded", _("Replaced by a newer job")
 
     listing = models.ForeignKey(Listing, on_delete=models.CASCADE, related_name="jobs")
     action = models.CharField(_("action"), max_length=10, choices=Action.choices)

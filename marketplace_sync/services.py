@@ -359,7 +359,7 @@ def _claim(job_id: int, task_id: str) -> SyncJob | None:
     now = timezone.now()
     with transaction.atomic():
         job = SyncJob.objects.select_for_update().select_related("listing__channel").filter(pk=job_id).first()
-        if job is None or job.status in (SyncJob.Status.SUCCEEDED, SyncJob.Status.FAILED):
+        if job is None or job.status in FINISHED:
             return None
         if job.status == SyncJob.Status.RUNNING and job.locked_until and job.locked_until > now:
             return None
@@ -371,11 +371,29 @@ def _claim(job_id: int, task_id: str) -> SyncJob | None:
     return job
 
 
-def _finish(job: SyncJob, status: str, error: str = "", *, next_attempt_at=None) -> None:
+FINISHED = (SyncJob.Status.SUCCEEDED, SyncJob.Status.FAILED, SyncJob.Status.SUPERSEDED)
+
+
+def _finish(job: SyncJob, status: str, error: str = "", *, next_attempt_at=None) -> str:
+    """Record the job's outcome; returns the status it ended with. A job that must wait for a
+    retry while a newer job of the same action is already waiting hands over to it instead
+    (the newer job sends current data anyway)."""
+    if status == SyncJob.Status.PENDING and (
+        SyncJob.objects.filter(listing_id=job.listing_id, action=job.action, status=SyncJob.Status.PENDING)
+        .exclude(pk=job.pk)
+        .exists()
+    ):
+        status = SyncJob.Status.SUPERSEDED
     job.status, job.last_error, job.locked_until = status, error, None
     job.next_attempt_at = next_attempt_at
-    job.finished_at = timezone.now() if status in (SyncJob.Status.SUCCEEDED, SyncJob.Status.FAILED) else None
-    job.save(update_fields=["status", "last_error", "locked_until", "next_attempt_at", "finished_at"])
+    job.finished_at = timezone.now() if status in FINISHED else None
+    try:
+        with transaction.atomic():
+            job.save(update_fields=["status", "last_error", "locked_until", "next_attempt_at", "finished_at"])
+    except IntegrityError:  # a newer job appeared in the meantime
+        job.status, job.finished_at = SyncJob.Status.SUPERSEDED, timezone.now()
+        job.save(update_fields=["status", "last_error", "locked_until", "next_attempt_at", "finished_at"])
+    return job.status
 
 
 def _apply_remote(listing: Listing, remote: RemoteListing) -> None:
@@ -475,10 +493,28 @@ def _perform(job: SyncJob, listing: Listing, connector, creds: ShopCredentials) 
 
 def sync_job_run(*, job_id: int, task_id: str = "") -> JobOutcome:
     """Run one job: claim it, call the marketplace, record the outcome. A transient failure
-    leaves the job pending and returns when to retry; the task applies backoff and jitter."""
+    leaves the job pending and returns when to retry; the task applies backoff and jitter.
+    Whatever goes wrong, the job never stays "running": an unexpected error fails it, visibly."""
     job = _claim(job_id, task_id)
     if job is None:
         return JobOutcome("skipped")
+    try:
+        return _run_claimed(job)
+    except Exception as error:
+        logger.exception("Sync job %s failed unexpectedly", job.pk)
+        message = f"{type(error).__name__}: {error}"
+        _finish(job, SyncJob.Status.FAILED, message)
+        listing = Listing.objects.select_related("channel").get(pk=job.listing_id)
+        explanation = explain.Explanation(
+            _("An unexpected error stopped the sync with %(channel)s. The platform operator has been told.")
+            % {"channel": listing.channel.name},
+            WhoMustAct.OPERATOR,
+        )
+        _mark_listing(listing, Listing.Reported.FAILED, explanation, message)
+        return JobOutcome(SyncJob.Status.FAILED)
+
+
+def _run_claimed(job: SyncJob) -> JobOutcome:
     listing = Listing.objects.select_related("account__channel", "channel", "product").get(pk=job.listing_id)
     account = listing.account
     channel_name = listing.channel.name
@@ -508,12 +544,11 @@ def sync_job_run(*, job_id: int, task_id: str = "") -> JobOutcome:
         if isinstance(error, RateLimited) and error.code != "local_rate_limit":
             ratelimit.slow_down(shop_throttle_key(account), error.retry_after)
         explanation = explain.connector_error(channel_name, error)
-        retry_after = error.retry_after
-        _finish(job, SyncJob.Status.PENDING, str(error))
+        status = _finish(job, SyncJob.Status.PENDING, str(error))
         Listing.objects.filter(pk=listing.pk).update(last_error=str(error)[:2000])
         if listing.reported_state in (Listing.Reported.QUEUED, Listing.Reported.NOT_SENT):
             _mark_listing(listing, Listing.Reported.FAILED, explanation, str(error))
-        return JobOutcome(SyncJob.Status.PENDING, retry_after=retry_after)
+        return JobOutcome(status, retry_after=error.retry_after)
     except PermanentError as error:
         explanation = explain.connector_error(channel_name, error)
         _mark_listing(listing, Listing.Reported.FAILED, explanation, str(error))
@@ -576,8 +611,10 @@ def sync_jobs_requeue_stale(*, older_than: datetime.timedelta = datetime.timedel
     ).select_related("listing__channel")
     count = 0
     for job in stale:
-        if job.status == SyncJob.Status.RUNNING:
-            SyncJob.objects.filter(pk=job.pk, status=SyncJob.Status.RUNNING).update(status=SyncJob.Status.PENDING)
+        was_running = job.status == SyncJob.Status.RUNNING
+        stopped = job.last_error or "its worker stopped"
+        if was_running and _finish(job, SyncJob.Status.PENDING, stopped) != SyncJob.Status.PENDING:
+            continue  # a newer job of the same action is already waiting
         SyncJob.objects.filter(pk=job.pk).update(next_attempt_at=now)
         _enqueue_job(job)
         count += 1
