@@ -6,9 +6,10 @@ one-second window, which is how marketplaces (and our sandboxes) count, so no 42
 a burst at a window's edge. A small margin absorbs network jitter.
 
 When a marketplace still answers 429 — it allows less than the channel's configured rate, or
-other apps share the shop's quota — `slow_down` halves that shop's rate for ten minutes (down to
-a twentieth) and keeps every request back until the marketplace's Retry-After has passed, so the
-retries converge instead of repeating the same burst.
+other apps share the shop's quota — `slow_down` lowers that shop's rate by a fifth for a minute
+(each further 429 lowers it again, down to a twentieth; without 429s it comes back) and keeps
+every request back until the marketplace's Retry-After has passed, so retries converge instead
+of repeating the same burst.
 
 With Redis (REDIS_URL) the slots live in Redis, shared by all workers on all machines. Without
 it (the embedded demo: one worker) they live in this process.
@@ -24,7 +25,8 @@ from .connectors.base import RateLimited
 SAFETY_MARGIN = 0.97  # aim at 97% of the allowed rate
 MAX_WAIT_SECONDS = 20.0  # beyond this, give the worker back and retry the task later
 MIN_FACTOR = 0.05  # never slower than a twentieth of the configured rate
-SLOW_DOWN_SECONDS = 600  # how long a 429 keeps a shop slowed down
+SLOW_DOWN_SECONDS = 60  # how long a 429 keeps a shop slowed down
+SLOW_DOWN_FACTOR = 0.8
 DEFAULT_PENALTY_SECONDS = 1.0  # when a 429 says nothing about when to retry
 
 _RESERVE_SCRIPT = """
@@ -107,8 +109,8 @@ def throttle(key: str, requests_per_second: float) -> None:
 
 
 def slow_down(key: str, retry_after: float | None = None) -> None:
-    """The marketplace answered 429 for this shop: halve its rate for a while and hold its next
+    """The marketplace answered 429 for this shop: slow it down for a while and hold its next
     request until the marketplace's Retry-After (or a second) has passed."""
     slots = _get_slots()
-    factor = max(slots.factor(key) * 0.5, MIN_FACTOR)
+    factor = max(slots.factor(key) * SLOW_DOWN_FACTOR, MIN_FACTOR)
     slots.slow_down(key, factor, time.time() + (retry_after or DEFAULT_PENALTY_SECONDS))
