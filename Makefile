@@ -16,6 +16,7 @@ run: $(VENV)/.installed translations
 	@mkdir -p var
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py load_demo
+	$(PY) manage.py coverage_backfill --verbosity 0 > /dev/null
 	@echo "Starting the marketplace sandboxes (var/sandbox.log), the Celery worker with its schedule (var/celery-worker.log) and the web server…"
 	@set -e; \
 	$(PY) manage.py run_sandbox > var/sandbox.log 2>&1 & \

@@ -51,7 +51,7 @@ from catalog.register import RowProblem
 from catalog.selectors import current_certificate
 from cooperatives.text import clean_text, match_key
 
-from . import services
+from . import facts, services
 from .connectors.base import OrderStatus, RemoteOrder, RemoteOrderLine
 from .models import CategoryMapping, Channel, Listing, MarketplaceAccount, Order, WhoMustAct
 from .payloads import MAX_IMAGES, RENDITION_SPEC
@@ -471,7 +471,7 @@ def listing_confirm_url(*, product: Product, account: MarketplaceAccount, url: s
     listing.desired_state = Listing.Desired.PUBLISHED
     listing.reported_state = Listing.Reported.LIVE
     listing.external_url = url
-    listing.first_live_at = listing.first_live_at or now
+    listing.first_live_at, listing.live_until = listing.first_live_at or now, None
     listing.last_synced_at = now
     listing.raw_status = listing.raw_reason = listing.last_error = listing.explanation = ""
     listing.who_must_act = WhoMustAct.NOBODY
@@ -479,6 +479,7 @@ def listing_confirm_url(*, product: Product, account: MarketplaceAccount, url: s
     listing.synced_price_vnd = offer.price_vnd if offer else None
     listing.synced_stock = offer.sellable_stock if offer else None
     listing.save()
+    facts.product_facts_refresh([product.pk])
     log(product, "ocop.export_listing_live", user=user, data={"channel": channel.name, "url": url})
     return listing
 
@@ -490,12 +491,16 @@ def listing_take_down(*, product: Product, account: MarketplaceAccount, user=Non
     listing = Listing.objects.select_for_update().filter(product=product, account=account).first()
     if listing is None or account.cooperative_id is None or product.cooperative_id != account.cooperative_id:
         raise ExportError(_("This product has no address recorded on %(channel)s.") % {"channel": account.channel.name})
+    now = timezone.now()
+    if listing.reported_state == Listing.Reported.LIVE:
+        listing.live_until = now
     listing.desired_state = Listing.Desired.WITHDRAWN
     listing.reported_state = Listing.Reported.WITHDRAWN
-    listing.last_synced_at = timezone.now()
+    listing.last_synced_at = now
     listing.who_must_act = WhoMustAct.NOBODY
     listing.explanation = ""
     listing.save()
+    facts.product_facts_refresh([product.pk])
     log(product, "ocop.export_listing_withdrawn", user=user, data={"channel": account.channel.name})
     return listing
 

@@ -192,6 +192,9 @@ class Listing(models.Model):
     synced_price_vnd = models.PositiveBigIntegerField(null=True, blank=True, editable=False)
     synced_stock = models.PositiveIntegerField(null=True, blank=True, editable=False)
     first_live_at = models.DateTimeField(_("first live"), null=True, blank=True)
+    # When it last stopped being live (withdrawn, banned, rejected after an edit…); cleared when
+    # it is live again. With first_live_at, this is what coverage needs to say "listed on day D".
+    live_until = models.DateTimeField(_("live until"), null=True, blank=True)
     last_synced_at = models.DateTimeField(_("last synced"), null=True, blank=True)
     last_error = models.TextField(_("last error"), blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -381,3 +384,58 @@ class InboundEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.source}:{self.event_id}"
+
+
+class ProductFacts(models.Model):
+    """What coverage needs to know about one product, kept current by the services that
+    change listings and orders (`facts.product_facts_refresh`), so that the dashboard costs
+    O(products), not O(orders). `manage.py coverage_backfill` rebuilds them from the raw
+    records with the same function. Definitions: docs/coverage.md."""
+
+    product = models.OneToOneField(
+        Product, primary_key=True, on_delete=models.CASCADE, related_name="facts", verbose_name=_("product")
+    )
+    first_listed_at = models.DateTimeField(_("first live on a counted channel"), null=True, blank=True)
+    listed_now = models.BooleanField(_("live now"), default=False)
+    unlisted_at = models.DateTimeField(_("no longer live since"), null=True, blank=True)
+    live_channels = models.CharField(_("live on"), max_length=255, blank=True, help_text=_("Channel codes."))
+    first_sale_on = models.DateField(_("first sale"), null=True, blank=True)
+    last_sale_on = models.DateField(_("last sale"), null=True, blank=True)
+    refreshed_at = models.DateTimeField(_("refreshed"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("product facts")
+        verbose_name_plural = _("product facts")
+
+    def __str__(self) -> str:
+        return f"facts of product {self.product_id}"
+
+    def listed_on(self, moment: datetime.datetime) -> bool:
+        """Live on a counted channel at `moment`, as far as the facts can tell (docs/coverage.md)."""
+        if self.first_listed_at is None or self.first_listed_at > moment:
+            return False
+        return self.listed_now or (self.unlisted_at is not None and self.unlisted_at > moment)
+
+
+class ProductSaleDay(models.Model):
+    """The days a product sold on a channel (sales as Order defines them, by the order's local
+    date). Grows with the days on which products sell, not with the number of orders, so
+    "with sales in the period" stays cheap at any order volume."""
+
+    product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="sale_days")
+    channel = models.ForeignKey(Channel, on_delete=models.CASCADE, related_name="+")
+    day = models.DateField(_("day"))
+    lines = models.PositiveIntegerField(_("order lines"))
+    units = models.PositiveIntegerField(_("units"))
+    revenue_vnd = models.PositiveBigIntegerField(_("revenue (VND)"))
+
+    class Meta:
+        verbose_name = _("sale day")
+        verbose_name_plural = _("sale days")
+        constraints = [
+            models.UniqueConstraint(fields=["product", "channel", "day"], name="saleday_unique_per_product_channel")
+        ]
+        indexes = [models.Index(fields=["day", "product"], name="saleday_day_product")]
+
+    def __str__(self) -> str:
+        return f"{self.product_id} {self.channel_id} {self.day}"

@@ -27,7 +27,7 @@ from catalog import hooks as catalog_hooks
 from catalog import readiness
 from catalog.models import Offer, Product
 
-from . import explain, ratelimit, registry
+from . import explain, facts, ratelimit, registry
 from .connectors.base import (
     AuthorizationRevoked,
     CallRecord,
@@ -408,16 +408,27 @@ def _apply_remote(listing: Listing, remote: RemoteListing) -> None:
     else:
         explanation = explain.Explanation("", WhoMustAct.NOBODY)
     now = timezone.now()
+    was_live = listing.reported_state == Listing.Reported.LIVE
+    _set_live_window(listing, state, now)
     listing.reported_state = state
     listing.raw_status, listing.raw_reason = remote.raw_status[:60], remote.reason
     listing.explanation, listing.who_must_act = explanation.text, explanation.who_must_act
     listing.external_id = remote.external_id or listing.external_id
     listing.external_sku_id = remote.sku_id or listing.external_sku_id
     listing.external_url = remote.url or listing.external_url
-    if state == Listing.Reported.LIVE and listing.first_live_at is None:
-        listing.first_live_at = now
     listing.last_synced_at, listing.last_error = now, ""
     listing.save()
+    if was_live or state == Listing.Reported.LIVE:
+        facts.product_facts_refresh([listing.product_id])
+
+
+def _set_live_window(listing: Listing, state: str, now: datetime.datetime) -> None:
+    """Keep first_live_at and live_until true as the listing enters or leaves LIVE."""
+    if state == Listing.Reported.LIVE:
+        listing.first_live_at = listing.first_live_at or now
+        listing.live_until = None
+    elif listing.reported_state == Listing.Reported.LIVE:
+        listing.live_until = now
 
 
 def _record_external_id(listing: Listing, remote: RemoteListing) -> None:
@@ -559,8 +570,12 @@ def _run_claimed(job: SyncJob) -> JobOutcome:
         if remote is not None:
             _apply_remote(listing, remote)
         elif job.action == SyncJob.Action.WITHDRAW:
+            was_live = listing.reported_state == Listing.Reported.LIVE
+            _set_live_window(listing, Listing.Reported.WITHDRAWN, timezone.now())
             listing.reported_state = Listing.Reported.WITHDRAWN
-            listing.save(update_fields=["reported_state", "updated_at"])
+            listing.save(update_fields=["reported_state", "live_until", "updated_at"])
+            if was_live:
+                facts.product_facts_refresh([listing.product_id])
         if listing.reported_state == Listing.Reported.IN_REVIEW:
             # Marketplaces rarely announce the end of a review: ask again later.
             listing_request_sync(
@@ -578,13 +593,18 @@ def _run_claimed(job: SyncJob) -> JobOutcome:
 
 
 def _mark_listing(listing: Listing, state: str, explanation: explain.Explanation, error: str) -> None:
+    """Set a state that is never LIVE (failed, not ready…); a listing leaving LIVE records when."""
+    now = timezone.now()
+    left_live = Listing.objects.filter(pk=listing.pk, reported_state=Listing.Reported.LIVE).update(live_until=now)
     Listing.objects.filter(pk=listing.pk).update(
         reported_state=state,
         explanation=explanation.text,
         who_must_act=explanation.who_must_act,
         last_error=error[:2000],
-        updated_at=timezone.now(),
+        updated_at=now,
     )
+    if left_live:
+        facts.product_facts_refresh([listing.product_id])
 
 
 def sync_job_give_up(*, job_id: int, error: str) -> None:
@@ -678,9 +698,11 @@ def order_upsert(
                 False,
             )
         reported_at = remote.updated_at or remote.created_at
+        sale_changed = created and order.is_sale
         if not created:
             if order.remote_updated_at and reported_at and reported_at < order.remote_updated_at:
                 return order  # an older report
+            sale_changed = order.is_sale != (status in Order.SALE_STATUSES)
             order.status, order.raw_status = status, remote.raw_status[:40]
             order.total_vnd, order.remote_updated_at = remote.total_vnd, reported_at
             order.save(update_fields=["status", "raw_status", "total_vnd", "remote_updated_at", "updated_at"])
@@ -689,9 +711,9 @@ def order_upsert(
         products = dict(
             Offer.objects.filter(sku__in=skus, product__cooperative_id=cooperative_id).values_list("sku", "product_id")
         )
-        changed_products = set()
+        changed_products, sold_products = set(), set()
         for remote_line in remote.lines:
-            line, _new = OrderLine.objects.get_or_create(
+            line, new_line = OrderLine.objects.get_or_create(
                 order=order,
                 external_line_id=remote_line.external_line_id,
                 defaults={
@@ -707,6 +729,10 @@ def order_upsert(
             _move_stock(line, wanted=wanted)
             if line.stock_taken != before and line.product_id:
                 changed_products.add(line.product_id)
+            if (sale_changed or (new_line and order.is_sale)) and line.product_id:
+                sold_products.add(line.product_id)
+        if sold_products:  # became a sale, or stopped being one: coverage's sale days move
+            facts.product_facts_refresh(sold_products)
         # A sale anywhere lowers stock everywhere.
         for product in Product.objects.filter(pk__in=changed_products):
             _on_offer_changed(product=product, offer=product.offer)
