@@ -233,3 +233,8 @@ def public_product_detail(*, product_id: int) -> Product:
         return public_product_list().prefetch_related("images__image").get(pk=product_id)
     except Product.DoesNotExist as error:
         raise Http404 from error
+
+
+def with_moderation_status(queryset: QuerySet) -> QuerySet:
+    """Prefetch what `moderation_status` reads, so a list shows it without a query per row."""
+    return _with_workflow_states(queryset)

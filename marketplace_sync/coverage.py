@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime
 from dataclasses import dataclass, field
 
-from django.db.models import BooleanField, Count, Exists, ExpressionWrapper, F, OuterRef, Q, QuerySet, Subquery
+from django.db.models import BooleanField, Case, Count, Exists, F, OuterRef, Q, QuerySet, Subquery, Value, When
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -143,6 +143,10 @@ def _listed_q(as_of: datetime.date, prefix: str = "facts__") -> Q:
     )
 
 
+def _flag(condition: Q) -> Case:
+    return Case(When(condition, then=Value(True)), default=Value(False), output_field=BooleanField())
+
+
 def annotated_products(
     as_of: datetime.date,
     period_start: datetime.date | None = None,
@@ -160,8 +164,10 @@ def annotated_products(
         is_certified=Exists(best),
         stars_on=Subquery(best.values("stars")[:1]),
         has_dated_certificate=Exists(best.filter(decision_date__isnull=False)),
-        is_listed=ExpressionWrapper(_listed_q(as_of), output_field=BooleanField()),
-        has_sales=ExpressionWrapper(Q(facts__first_sale_on__lte=as_of), output_field=BooleanField()),
+        # Products without facts yet (never listed, never sold) must read False, not NULL,
+        # or "not listed" would miss them.
+        is_listed=_flag(_listed_q(as_of)),
+        has_sales=_flag(Q(facts__first_sale_on__lte=as_of)),
         has_sales_in_period=Exists(
             ProductSaleDay.objects.filter(product=OuterRef("pk"), day__gte=period_start, day__lte=as_of)
         ),
@@ -471,3 +477,56 @@ def table_to_xlsx(table: Table) -> bytes:
     out = io.BytesIO()
     workbook.save(out)
     return out.getvalue()
+
+
+# --- Snapshots ------------------------------------------------------------------------------------------------
+
+
+def snapshot_take(*, as_of: datetime.date, period_start: datetime.date | None = None) -> int:
+    """Freeze the figures of `as_of` (total and every breakdown), replacing any earlier
+    snapshot of that day. The sales period is the month of `as_of` unless given."""
+    from django.db import transaction
+
+    from .models import CoverageSnapshot
+
+    period_start = period_start or as_of.replace(day=1)
+    rows = []
+    for by in (None, *BREAKDOWNS):
+        table = coverage_table(as_of=as_of, period_start=period_start, by=by)
+        for row in [table.total] if by is None else table.rows:
+            rows.append(
+                CoverageSnapshot(
+                    as_of=as_of,
+                    period_start=period_start,
+                    by=by or CoverageSnapshot.TOTAL,
+                    key=row.key[:40],
+                    label=row.label[:255],
+                    certified=row.certified,
+                    listed=row.listed,
+                    with_sales=row.with_sales,
+                    with_sales_in_period=row.with_sales_in_period,
+                    certified_by_year_only=row.estimated,
+                )
+            )
+    with transaction.atomic():
+        CoverageSnapshot.objects.filter(as_of=as_of).delete()
+        CoverageSnapshot.objects.bulk_create(rows)
+    return len(rows)
+
+
+def snapshot_totals(days: list[datetime.date]) -> dict[datetime.date, Row]:
+    """The province-wide row of the snapshots taken on these days (those that exist)."""
+    from .models import CoverageSnapshot
+
+    found = {}
+    for snap in CoverageSnapshot.objects.filter(as_of__in=days, by=CoverageSnapshot.TOTAL):
+        found[snap.as_of] = Row(
+            snap.key,
+            snap.label,
+            certified=snap.certified,
+            listed=snap.listed,
+            with_sales=snap.with_sales,
+            with_sales_in_period=snap.with_sales_in_period,
+            estimated=snap.certified_by_year_only,
+        )
+    return found

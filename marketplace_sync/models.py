@@ -402,6 +402,13 @@ class ProductFacts(models.Model):
     first_sale_on = models.DateField(_("first sale"), null=True, blank=True)
     last_sale_on = models.DateField(_("last sale"), null=True, blank=True)
     refreshed_at = models.DateTimeField(_("refreshed"), auto_now=True)
+    # Data quality, "đúng, đủ, sạch, sống" (quality.py); empty until first assessed.
+    quality_correct = models.BooleanField(_("correct"), default=False)
+    quality_complete = models.BooleanField(_("complete"), default=False)
+    quality_clean = models.BooleanField(_("clean"), default=False)
+    quality_alive = models.BooleanField(_("alive"), default=False)
+    quality_problems = models.JSONField(_("quality problems"), default=dict, blank=True)
+    quality_checked_at = models.DateTimeField(_("quality checked"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("product facts")
@@ -439,3 +446,31 @@ class ProductSaleDay(models.Model):
 
     def __str__(self) -> str:
         return f"{self.product_id} {self.channel_id} {self.day}"
+
+
+class CoverageSnapshot(models.Model):
+    """One row of the coverage figures as they stood on `as_of`, frozen: later changes to
+    products, certificates, listings or administrative units do not rewrite history. Taken
+    on the 1st of each month for the month just ended, or by `manage.py coverage_snapshot`."""
+
+    TOTAL = ""  # `by` of the province-wide row
+
+    as_of = models.DateField(_("on"), db_index=True)
+    period_start = models.DateField(_("sales period from"))
+    by = models.CharField(_("breakdown"), max_length=20, blank=True)
+    key = models.CharField(_("code"), max_length=40)
+    label = models.CharField(_("name"), max_length=255)
+    certified = models.PositiveIntegerField(_("certified"))
+    listed = models.PositiveIntegerField(_("listed"))
+    with_sales = models.PositiveIntegerField(_("with sales"))
+    with_sales_in_period = models.PositiveIntegerField(_("with sales in the period"))
+    certified_by_year_only = models.PositiveIntegerField(default=0)
+    taken_at = models.DateTimeField(_("taken"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("coverage snapshot")
+        verbose_name_plural = _("coverage snapshots")
+        constraints = [models.UniqueConstraint(fields=["as_of", "by", "key"], name="coveragesnapshot_unique_row")]
+
+    def __str__(self) -> str:
+        return f"{self.as_of} {self.by or 'total'} {self.key}"

@@ -27,7 +27,7 @@ from catalog import hooks as catalog_hooks
 from catalog import readiness
 from catalog.models import Offer, Product
 
-from . import explain, facts, ratelimit, registry
+from . import explain, facts, quality, ratelimit, registry
 from .connectors.base import (
     AuthorizationRevoked,
     CallRecord,
@@ -304,6 +304,7 @@ def listings_plan_for_product(*, product: Product, accounts=None, user=None) -> 
 
 def _on_product_published(*, product: Product) -> None:
     listings_plan_for_product(product=product)
+    quality.quality_refresh([product.pk])  # also refreshed every night
 
 
 def _on_product_unpublished(*, product: Product) -> None:

@@ -5,10 +5,12 @@ sooner than a marketplace's Retry-After. They are acknowledged late, so a worker
 middle is replaced by a redelivery; the job's lease and SKU adoption make that harmless.
 """
 
+import datetime
 import logging
 import random
 
 from celery import shared_task
+from django.utils import timezone
 
 logger = logging.getLogger(__name__)
 
@@ -40,10 +42,6 @@ def run_sync_job_task(self, job_id: int) -> str:
 
 
 def _now_plus(seconds: float):
-    import datetime
-
-    from django.utils import timezone
-
     return timezone.now() + datetime.timedelta(seconds=seconds)
 
 
@@ -110,3 +108,35 @@ def warn_expiring_connections_task() -> int:
     from .services import accounts_warn_expiring
 
     return accounts_warn_expiring()
+
+
+@shared_task
+def coverage_snapshot_task() -> int:
+    """On the 1st of the month: freeze the figures of the month just ended."""
+    from . import coverage
+
+    month_end = timezone.localdate().replace(day=1) - datetime.timedelta(days=1)
+    return coverage.snapshot_take(as_of=month_end)
+
+
+@shared_task
+def coverage_facts_check_task() -> int:
+    """Nightly: rebuild every product's coverage facts from the raw records and log any that
+    differed (a service that forgot to refresh them); returns how many differed."""
+    from . import facts
+
+    before = facts.facts_snapshot()
+    facts.product_facts_refresh()
+    after = facts.facts_snapshot()
+    differing = [pk for pk in set(before) | set(after) if before.get(pk) != after.get(pk)]
+    if differing:
+        logger.warning("Coverage facts differed from the records for products %s (corrected)", sorted(differing)[:50])
+    return len(differing)
+
+
+@shared_task
+def quality_refresh_task() -> int:
+    """Nightly: assess every product's data quality ("alive" changes with time alone)."""
+    from . import quality
+
+    return quality.quality_refresh()

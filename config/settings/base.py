@@ -11,6 +11,7 @@ import os
 from pathlib import Path
 
 import dj_database_url
+from celery.schedules import crontab
 from django.utils.translation import gettext_lazy as _
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
@@ -178,6 +179,16 @@ CELERY_BEAT_SCHEDULE = {
     "reconcile-listings": {"task": "marketplace_sync.tasks.reconcile_listings_task", "schedule": 1800},
     "refresh-expiring-tokens": {"task": "marketplace_sync.tasks.refresh_expiring_tokens_task", "schedule": 900},
     "warn-expiring-connections": {"task": "marketplace_sync.tasks.warn_expiring_connections_task", "schedule": 86400},
+    # Coverage: the month just ended is frozen on the 1st; the facts are checked every night.
+    "coverage-snapshot": {
+        "task": "marketplace_sync.tasks.coverage_snapshot_task",
+        "schedule": crontab(minute=30, hour=0, day_of_month=1),
+    },
+    "coverage-facts-check": {
+        "task": "marketplace_sync.tasks.coverage_facts_check_task",
+        "schedule": crontab(minute=15, hour=2),
+    },
+    "data-quality": {"task": "marketplace_sync.tasks.quality_refresh_task", "schedule": crontab(minute=45, hour=2)},
 }
 
 # --- Authentication

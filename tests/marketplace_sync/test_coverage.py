@@ -280,3 +280,21 @@ def test_the_backfill_rebuilds_the_same_facts(coop_a, member_a):
 
     assert "agreed" in out.getvalue() or "khớp" in out.getvalue()
     assert facts.facts_snapshot() == live
+
+
+def test_a_snapshot_keeps_history_when_things_change_afterwards(coop_a, member_a):
+    from marketplace_sync.models import CoverageSnapshot
+
+    product = certified(coop_a, member_a, "Chè Shan tuyết")
+    day = TODAY - datetime.timedelta(days=1)
+    call_command("coverage_snapshot", "--as-of", day.isoformat(), stdout=io.StringIO())
+    call_command("coverage_snapshot", "--as-of", day.isoformat(), stdout=io.StringIO())  # again: replaced, not doubled
+
+    product.certificates.all().delete()  # the certificate is withdrawn later
+    product.delete()
+
+    assert coverage.coverage_table(as_of=day).total.certified == 0
+    frozen = coverage.snapshot_totals([day])[day]
+    assert frozen.certified == 1 and frozen.label
+    assert CoverageSnapshot.objects.filter(as_of=day, by="").count() == 1
+    assert CoverageSnapshot.objects.filter(as_of=day, by="cooperative").get().label == "HTX Chè Khe Năm"

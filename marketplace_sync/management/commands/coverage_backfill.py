@@ -1,13 +1,14 @@
 from django.core.management.base import BaseCommand
 from django.utils.translation import gettext as _
 
-from marketplace_sync import facts
+from marketplace_sync import facts, quality
 
 
 class Command(BaseCommand):
     help = (
         "Rebuild every product's coverage facts (listing and sale facts) from the raw listings and "
-        "orders. Safe to run any time; needed after changing which channels count for coverage."
+        "orders, and assess data quality. Safe to run any time; needed after changing which channels "
+        "count for coverage."
     )
 
     def add_arguments(self, parser):
@@ -20,6 +21,7 @@ class Command(BaseCommand):
             self.stdout.write(_("%(done)d / %(total)d products") % {"done": done, "total": total})
 
         count = facts.product_facts_refresh(progress=progress)
+        quality.quality_refresh()
         if check:
             after = facts.facts_snapshot()
             differing = sorted(pk for pk in set(before) | set(after) if before.get(pk) != after.get(pk))
