@@ -67,6 +67,7 @@ data-sync:
 bench: $(VENV)/.installed
 	$(PY) benchmarks/import_register.py
 	$(PY) benchmarks/sync_throughput.py
+	$(PY) benchmarks/coverage.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache

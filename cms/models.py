@@ -9,6 +9,7 @@ from wagtail.fields import RichTextField
 from wagtail.models import Page
 
 from catalog import selectors as catalog_selectors
+from marketplace_sync import coverage
 
 PRODUCTS_PER_PAGE = 24
 
@@ -17,7 +18,7 @@ class HomePage(Page):
     intro = RichTextField(_("introduction"), blank=True)
 
     content_panels = Page.content_panels + [FieldPanel("intro")]
-    subpage_types = ["cms.ProductIndexPage", "cms.StandardPage"]
+    subpage_types = ["cms.ProductIndexPage", "cms.StandardPage", "cms.ProgressPage"]
     max_count = 1
 
     class Meta:
@@ -26,6 +27,8 @@ class HomePage(Page):
     def get_context(self, request, *args, **kwargs):
         context = super().get_context(request, *args, **kwargs)
         context["product_index"] = ProductIndexPage.objects.live().descendant_of(self).first()
+        context["progress_page"] = ProgressPage.objects.live().descendant_of(self).first()
+        context["coverage"] = coverage.coverage_table().total
         return context
 
 
@@ -70,3 +73,24 @@ class StandardPage(Page):
 
     class Meta:
         verbose_name = _("standard page")
+
+
+class ProgressPage(Page):
+    """The province's progress toward "100% of OCOP products on e-commerce, each with sales",
+    for the public: aggregate figures and their definitions, no per-buyer data."""
+
+    intro = RichTextField(_("introduction"), blank=True)
+
+    content_panels = Page.content_panels + [FieldPanel("intro")]
+    parent_page_types = ["cms.HomePage"]
+    subpage_types: list[str] = []
+    max_count = 1
+
+    class Meta:
+        verbose_name = _("progress page")
+
+    def get_context(self, request, *args, **kwargs):
+        context = super().get_context(request, *args, **kwargs)
+        context["table"] = coverage.coverage_table(by="commune")
+        context["channels"] = coverage.coverage_table(by="channel").rows
+        return context

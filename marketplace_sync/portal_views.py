@@ -93,3 +93,31 @@ def sandbox_order(request, listing_id):
             % {"product": listing.product.name, "channel": listing.channel.name},
         )
     return redirect("portal:orders", cooperative_id=request.portal.cooperative.pk)
+
+
+@portal_view
+def coverage_page(request):
+    """The cooperative's own coverage figures, and what to do next for each product. A helper
+    also sees one row per cooperative they assist; nobody sees another cooperative's data."""
+    from . import coverage, worklists
+
+    cooperative = request.portal.cooperative
+    own = coverage.coverage_table(cooperative_ids=[cooperative.pk])
+    assisted = None
+    if request.portal.is_helper and len(request.portal.memberships) > 1:
+        ids = [membership.cooperative_id for membership in request.portal.memberships]
+        assisted = coverage.coverage_table(by="cooperative", cooperative_ids=ids)
+    blocked = list(worklists.with_blocking_data(worklists.not_listed(cooperative_ids=[cooperative.pk]))[:100])
+    return render(
+        request,
+        "marketplace_sync/portal/coverage.html",
+        {
+            "table": own,
+            "assisted": assisted,
+            "blocked": [(product, worklists.not_listed_blocker(product)) for product in blocked],
+            "no_sale": worklists.no_sale(cooperative_ids=[cooperative.pk])[:100],
+            "no_sale_days": worklists.DEFAULT_NO_SALE_DAYS,
+            "certificates": worklists.certificates_due(cooperative_ids=[cooperative.pk])[:100],
+            "title": _("Progress"),
+        },
+    )

@@ -5,6 +5,7 @@ from django.urls import path, reverse
 from django.utils.translation import gettext_lazy as _
 from wagtail import hooks
 from wagtail.admin.filters import WagtailFilterSet
+from wagtail.admin.menu import MenuItem
 from wagtail.admin.panels import FieldPanel
 from wagtail.admin.ui.components import Component
 from wagtail.admin.ui.tables import Column, DateColumn
@@ -13,7 +14,7 @@ from wagtail.admin.viewsets.model import ModelViewSet
 
 from cooperatives.selectors import current_communes
 
-from . import admin_views, selectors
+from . import admin_views, coverage, coverage_views, selectors
 from .models import CategoryMapping, InboundEvent, Listing, MarketplaceAccount, SyncJob
 
 
@@ -141,7 +142,32 @@ def register_marketplace_admin_urls():
     return [
         path("listings/<int:pk>/push/", admin_views.listing_push_now, name="marketplace_listing_push"),
         path("listings/<int:pk>/retry/", admin_views.listing_retry, name="marketplace_listing_retry"),
+        path("coverage/", coverage_views.coverage_dashboard, name="coverage_dashboard"),
+        path("coverage/products/", coverage_views.coverage_products_view, name="coverage_products"),
+        path("coverage/worklists/<slug:name>/", coverage_views.worklist_view, name="coverage_worklist"),
     ]
+
+
+class CoverageMenuItem(MenuItem):
+    def is_shown(self, request):
+        return request.user.has_perm(coverage_views.PERMISSION)
+
+
+@hooks.register("register_admin_menu_item")
+def register_coverage_menu_item():
+    return CoverageMenuItem(_("Coverage"), reverse("coverage_dashboard"), icon_name="table", order=190)
+
+
+class CoveragePanel(Component):
+    """On the admin home: the headline toward the 100% target."""
+
+    name = "ocop_coverage"
+    template_name = "marketplace_sync/admin/coverage_panel.html"
+    order = 100
+
+    def get_context_data(self, parent_context):
+        table = coverage.coverage_table()
+        return {"total": table.total, "table": table, "url": reverse("coverage_dashboard")}
 
 
 class QueuePanel(Component):
@@ -164,6 +190,7 @@ class QueuePanel(Component):
 @hooks.register("construct_homepage_panels")
 def add_queue_panel(request, panels):
     if request.user.has_perm("marketplace_sync.view_listing"):
+        panels.append(CoveragePanel())
         panels.append(QueuePanel())
 
 

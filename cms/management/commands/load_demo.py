@@ -82,7 +82,25 @@ class Command(BaseCommand):
         officer = get_user_model().objects.get(username="canbo.sct")
         self._import_register(officer)
         self._flow(officer)
+        self._progress_page()
         self._print_logins(logins)
+
+    def _progress_page(self):
+        """The public progress page under the home page (once)."""
+        from cms.models import HomePage, ProgressPage
+
+        home = HomePage.objects.first()
+        if home is None or ProgressPage.objects.exists():
+            return
+        home.add_child(
+            instance=ProgressPage(
+                title="Tiến độ đưa sản phẩm OCOP lên sàn",
+                slug="tien-do",
+                intro=(
+                    "<p>Mục tiêu của tỉnh: 100% sản phẩm OCOP lên sàn thương mại điện tử và có giao dịch phát sinh.</p>"
+                ),
+            )
+        )
 
     # --- accounts ------------------------------------------------------------------------
 
