@@ -212,6 +212,13 @@ def _row(key, label, counts: dict) -> Row:
     )
 
 
+def unit_label(unit: AdministrativeUnit) -> str:
+    """ "Xã Hưng Khánh", whether the name was stored with its type or without."""
+    if unit.unit_type and not unit.name.startswith(unit.unit_type):
+        return f"{unit.unit_type} {unit.name}"
+    return unit.name
+
+
 def unit_rollup(unit_ids: set[int], by: str) -> dict[int | None, tuple[str, str]]:
     """Where each commune (as written at certification, perhaps a pre-2025 one) rolls up:
     its 2025 commune, or its legacy district. Unknown successions go to "not determined"."""
@@ -224,7 +231,7 @@ def unit_rollup(unit_ids: set[int], by: str) -> dict[int | None, tuple[str, str]
     result: dict[int | None, tuple[str, str]] = {None: unknown}
     for unit in units:
         target = current_unit_for(unit) if by == "commune" else legacy_district_for(unit)
-        result[unit.pk] = (target.code, f"{target.unit_type} {target.name}".strip()) if target else unknown
+        result[unit.pk] = (target.code, unit_label(target)) if target else unknown
     return result
 
 

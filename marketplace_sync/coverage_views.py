@@ -29,12 +29,12 @@ TREND_MONTHS = 12
 
 class CoverageFilterForm(forms.Form):
     as_of = forms.DateField(
-        label=gettext_lazy("On"), required=False, widget=forms.DateInput(attrs={"type": "date"}), localize=False
+        label=gettext_lazy("On"), required=False, widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
     )
     period_start = forms.DateField(
         label=gettext_lazy("Sales period from"),
         required=False,
-        widget=forms.DateInput(attrs={"type": "date"}),
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
     )
     by = forms.ChoiceField(label=gettext_lazy("Break down by"), required=False)
 
@@ -58,9 +58,9 @@ class CoverageFilterForm(forms.Form):
 
 
 def _filters(request) -> tuple[CoverageFilterForm, dict]:
-    form = CoverageFilterForm(request.GET or None)
     today = timezone.localdate()
     values = {"as_of": today, "period_start": coverage.default_period_start(today), "by": "commune"}
+    form = CoverageFilterForm(request.GET or None, initial=values)
     if form.is_bound:
         form.is_valid()
         values.update({key: value for key, value in form.cleaned_data.items() if key in values})

@@ -139,12 +139,14 @@ def not_listed_blocker(product: Product) -> Blocker:
 
 
 def no_sale(*, days: int = DEFAULT_NO_SALE_DAYS, cooperative_ids=None) -> QuerySet[Product]:
-    """Live now, and no sale in the last `days` days (or never)."""
+    """Live now, first listed more than `days` days ago, and no sale in those `days` days
+    (a product listed last week has not had its chance yet)."""
     since = timezone.localdate() - datetime.timedelta(days=days)
     products = coverage.coverage_products(measure="listed", cooperative_ids=cooperative_ids)
-    return products.filter(Q(facts__last_sale_on__isnull=True) | Q(facts__last_sale_on__lt=since)).select_related(
-        "facts"
-    )
+    return products.filter(
+        Q(facts__last_sale_on__isnull=True) | Q(facts__last_sale_on__lt=since),
+        facts__first_listed_at__lt=coverage.end_of_day(since),
+    ).select_related("facts")
 
 
 # --- Certificates -----------------------------------------------------------------------------------------------
