@@ -16,6 +16,7 @@ from dateutil.relativedelta import relativedelta
 from django.conf import settings
 from django.contrib.contenttypes.fields import GenericRelation
 from django.contrib.contenttypes.models import ContentType
+from django.contrib.postgres.indexes import GinIndex
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
@@ -155,6 +156,9 @@ class Product(WorkflowMixin, DraftStateMixin, LockableMixin, RevisionMixin, Clus
     )
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
+    # Normalised for search without diacritics (catalog/search.py); kept by save().
+    search_name = models.TextField(editable=False, blank=True, default="")
+    search_text = models.TextField(editable=False, blank=True, default="")
 
     # Reverse relations to Wagtail's generic tables, so lists can prefetch them in one query
     # (Wagtail's own properties `workflow_states`/`revisions` query per object).
@@ -177,9 +181,26 @@ class Product(WorkflowMixin, DraftStateMixin, LockableMixin, RevisionMixin, Clus
         verbose_name = _("OCOP product")
         verbose_name_plural = _("OCOP products")
         ordering = ["name", "pk"]
+        indexes = [
+            # Trigram indexes serve `contains` on PostgreSQL; elsewhere a plain index (unused).
+            GinIndex(fields=["search_name"], opclasses=["gin_trgm_ops"], name="product_search_name_trgm"),
+            GinIndex(fields=["search_text"], opclasses=["gin_trgm_ops"], name="product_search_text_trgm"),
+        ]
 
     def __str__(self) -> str:
         return self.name
+
+    SEARCH_SOURCES = {"name", "description", "category"}
+
+    def save(self, *args, **kwargs):
+        from .search import search_fields_for
+
+        for field, value in search_fields_for(self).items():
+            setattr(self, field, value)
+        update_fields = kwargs.get("update_fields")
+        if update_fields is not None and self.SEARCH_SOURCES & {f.removesuffix("_id") for f in update_fields}:
+            kwargs["update_fields"] = {*update_fields, "search_name", "search_text"}
+        super().save(*args, **kwargs)
 
 
 class ProductImage(Orderable):

@@ -50,7 +50,8 @@ from cooperatives.selectors import current_unit_for, find_commune_by_code
 from cooperatives.text import clean_text, match_key
 from cooperatives.validators import is_personal_id_number, normalise_tax_code, validate_tax_code
 
-from .models import Certificate, Offer, Product, RegisterEntry, RegisterImport
+from .models import Certificate, OcopCategory, Offer, Product, RegisterEntry, RegisterImport
+from .search import search_fields_for
 from .taxonomy import CategoryMatcher
 
 logger = logging.getLogger(__name__)
@@ -1570,9 +1571,11 @@ def _new_product(row: _Row, coop: Cooperative | None) -> Product:
 class _Writer:
     """Writes planned batches with bulk queries. The models' save() methods are skipped; the
     planner already did what they do (Cooperative: match_name, tax code; Certificate: year,
-    expiry), and Product and Offer have no custom save logic."""
+    expiry; Product: the search columns, see _set_search_fields), and Offer has no custom save
+    logic."""
 
     def __init__(self, user, now):
+        self._categories = None
         self.user = user
         self.now = now
         self._slugs: set[str] | None = None
@@ -1588,6 +1591,14 @@ class _Writer:
         self._slugs.add(slug)
         return slug
 
+    def _set_search_fields(self, product: Product) -> None:
+        """What Product.save() would store for search (bulk writes skip save())."""
+        if self._categories is None:
+            self._categories = {category.pk: category for category in OcopCategory.objects.all()}
+        category = self._categories.get(product.category_id)
+        for name, value in search_fields_for(product, category=category).items():
+            setattr(product, name, value)
+
     def write(self, chunk: _Chunk) -> None:
         if chunk.new_cooperatives:
             for coop in chunk.new_cooperatives:
@@ -1600,6 +1611,8 @@ class _Writer:
 
         # Products are built here, not while planning: the check pass needs only their count.
         new_products = [_new_product(row, coop) for row, coop in chunk.new_products]
+        for product in new_products:
+            self._set_search_fields(product)
         if new_products:
             Product.objects.bulk_create(new_products, batch_size=BATCH_SIZE)
             Offer.objects.bulk_create(
@@ -1645,6 +1658,9 @@ class _Writer:
                 product.cooperative_id = coop.pk
             product.updated_at = self.now  # bulk_update does not apply auto_now
             fields |= {name.removesuffix("_id") for name in changed}
+            if {"name", "category_id"} & set(changed):
+                self._set_search_fields(product)
+                fields |= {"search_name", "search_text"}
             updated_products.append(product)
         if updated_products:
             Product.objects.bulk_update(updated_products, sorted(fields), batch_size=BATCH_SIZE)

@@ -5,6 +5,8 @@ from wagtail import urls as wagtail_urls
 from wagtail.admin import urls as wagtailadmin_urls
 from wagtail.documents import urls as wagtaildocs_urls
 
+from cms import views as cms_views
+
 from .views import set_language
 
 urlpatterns = [
@@ -24,6 +26,7 @@ if settings.DEBUG:
 # The member portal and the public site: Vietnamese at /…, English under /en/….
 urlpatterns += i18n_patterns(
     path("portal/", include("cooperatives.urls")),
+    path("search/", cms_views.search, name="search"),
     path("", include(wagtail_urls)),
     prefix_default_language=False,
 )
