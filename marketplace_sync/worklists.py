@@ -110,7 +110,7 @@ def not_listed_blocker(product: Product) -> Blocker:
             else WhoMustAct.COOPERATIVE
         )
         return Blocker(
-            _("Not ready: %(what)s") % {"what": "; ".join(item.message or item.label for item in missing)}, who
+            _("Not ready: %(what)s") % {"what": "; ".join(str(item.message or item.label) for item in missing)}, who
         )
     listings = getattr(product, "counted_listings", [])
     for state in (Listing.Reported.REJECTED, Listing.Reported.BANNED, Listing.Reported.FAILED):

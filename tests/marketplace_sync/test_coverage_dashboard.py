@@ -6,7 +6,7 @@ import pytest
 from django.urls import reverse
 from openpyxl import load_workbook
 
-from catalog.models import Product
+from catalog.models import Offer, Product
 from cooperatives.models import AdministrativeUnit
 from cooperatives.units import load_administrative_units
 from marketplace_sync import coverage, facts
@@ -148,6 +148,8 @@ def test_the_not_listed_worklist_says_what_blocks_each_product_and_who_must_act(
     certified(coop_b, member_b, "Gạo nếp Tú Lệ")  # a draft: the cooperative has work to do
     ready = approve(sellable_product(coop_a, member_a, name="Chè búp"), officer)  # approved, no shop
     rejected = approve(sellable_product(coop_a, member_a, name="Chè xanh"), officer)
+    sold_out = approve(sellable_product(coop_a, member_a, name="Chè hết hàng"), officer)
+    Offer.objects.filter(product=sold_out).update(stock=0, price_vnd=None)  # approved, then not ready
     account = shop(coop_a)
     listing = Listing.objects.create(product=rejected, account=account, channel=account.channel)
     report_listing(listing, ListingStatus.REJECTED, raw="Hình ảnh không rõ")
@@ -155,7 +157,8 @@ def test_the_not_listed_worklist_says_what_blocks_each_product_and_who_must_act(
 
     rows = _worklist(client, "not_listed")
 
-    assert set(rows) == {"Gạo nếp Tú Lệ", "Chè búp", "Chè xanh"}
+    assert set(rows) == {"Gạo nếp Tú Lệ", "Chè búp", "Chè xanh", "Chè hết hàng"}
+    assert rows["Chè hết hàng"][2].startswith("Chưa đủ điều kiện") and rows["Chè hết hàng"][3] == "Hợp tác xã"
     assert rows["Gạo nếp Tú Lệ"][3] == "Hợp tác xã"
     assert "Shopee" in rows["Chè xanh"][2] and rows["Chè xanh"][3] == "Hợp tác xã"
     assert ready.live and rows["Chè búp"][3]
