@@ -296,6 +296,7 @@ def main() -> None:
     ensure_database(args.database_url)
     setup(args.database_url)
     from django.core.management import call_command
+    from django.db import connection
 
     from marketplace_sync import facts
     from marketplace_sync.models import Listing, Order, OrderLine, ProductSaleDay
@@ -315,6 +316,8 @@ def main() -> None:
         start = time.perf_counter()
         facts.product_facts_refresh()
         backfill = time.perf_counter() - start
+        with connection.cursor() as cursor:  # what autovacuum does after a bulk change
+            cursor.execute("VACUUM ANALYZE")
         total_lines = OrderLine.objects.count()
         print(
             f"\n{total_lines:,} order lines ({ProductSaleDay.objects.count():,} sale days); "

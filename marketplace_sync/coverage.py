@@ -152,17 +152,20 @@ def annotated_products(
     period_start: datetime.date | None = None,
     *,
     cooperative_ids: list[int] | None = None,
+    with_stars: bool = True,
 ) -> QuerySet[Product]:
-    """Every product with its coverage flags on `as_of`: is_certified, stars_on, has_dated_certificate,
-    is_listed, has_sales (ever, by as_of), has_sales_in_period, unit_id (its commune)."""
+    """Every product with its coverage flags on `as_of`: is_certified, stars_on (unless
+    with_stars is False: it costs a subquery per product), has_dated_certificate, is_listed,
+    has_sales (ever, by as_of), has_sales_in_period, unit_id (its commune)."""
     period_start = period_start or default_period_start(as_of)
     best = _best_certificate(as_of)
     products = Product.objects.all()
     if cooperative_ids is not None:
         products = products.filter(cooperative_id__in=cooperative_ids)
+    if with_stars:
+        products = products.annotate(stars_on=Subquery(best.values("stars")[:1]))
     return products.annotate(
         is_certified=Exists(best),
-        stars_on=Subquery(best.values("stars")[:1]),
         has_dated_certificate=Exists(best.filter(decision_date__isnull=False)),
         # Products without facts yet (never listed, never sold) must read False, not NULL,
         # or "not listed" would miss them.
@@ -321,13 +324,19 @@ def coverage_table(
     period_start = period_start or default_period_start(as_of)
     if by is not None and by not in BREAKDOWNS:
         raise ValueError(f"unknown breakdown {by!r}")
-    products = annotated_products(as_of, period_start, cooperative_ids=cooperative_ids)
-    total = _row("total", _("Whole province") if cooperative_ids is None else _("Total"), _counts(products)[0])
+    products = annotated_products(as_of, period_start, cooperative_ids=cooperative_ids, with_stars=by == "stars")
+    label = _("Whole province") if cooperative_ids is None else _("Total")
     rows: list[Row] = []
-    if by == "channel":
-        rows = _channel_rows(products, as_of, period_start)
-    elif by:
+    if by and by != "channel":
+        # These breakdowns partition the products: the total is the sum of the rows (one query less).
         rows = sorted(_breakdown_rows(products, by), key=lambda row: (row.key == UNKNOWN_KEY, row.label))
+        total = Row("total", label)
+        for row in rows:
+            total.add(row)
+    else:
+        total = _row("total", label, _counts(products)[0])
+        if by == "channel":
+            rows = _channel_rows(products, as_of, period_start)
     unknown = (
         products.filter(is_certified=False)
         .filter(
@@ -340,6 +349,28 @@ def coverage_table(
         .count()
     )
     return Table(as_of, period_start, by, rows, total, validity_unknown=unknown)
+
+
+def coverage_total(
+    *, as_of: datetime.date, period_start: datetime.date | None = None, cooperative_ids: list[int] | None = None
+) -> Row:
+    """Only the total row of `coverage_table` (one query): for the month-by-month trend."""
+    products = annotated_products(as_of, period_start, cooperative_ids=cooperative_ids, with_stars=False)
+    return _row("total", _("Total"), _counts(products)[0])
+
+
+def data_version() -> str:
+    """Changes whenever anything coverage reads from changes (facts, products, certificates):
+    a cache key for figures of past days."""
+    from django.db.models import Max
+
+    from .models import ProductFacts
+
+    facts = ProductFacts.objects.aggregate(n=Count("pk"), last=Max("refreshed_at"))
+    certificates = Certificate.objects.aggregate(
+        n=Count("pk"), last=Max("pk"), verified=Max("verified_at"), products=Count("product_id", distinct=True)
+    )
+    return ":".join(str(value) for value in [*facts.values(), *certificates.values(), Product.objects.count()])
 
 
 def coverage_products(

@@ -7,10 +7,12 @@ figures (docs/coverage.md), and every count links to the products behind it.
 from __future__ import annotations
 
 import datetime
+import hashlib
 from urllib.parse import urlencode
 
 from dateutil.relativedelta import relativedelta
 from django import forms
+from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse
@@ -25,6 +27,7 @@ from . import coverage, quality, worklists
 PERMISSION = "marketplace_sync.view_listing"  # officers and report viewers
 PRODUCTS_PER_PAGE = 50
 TREND_MONTHS = 12
+TREND_CACHE_SECONDS = 6 * 3600
 
 
 class CoverageFilterForm(forms.Form):
@@ -82,12 +85,18 @@ def trend(*, as_of: datetime.date, months: int = TREND_MONTHS, cooperative_ids=N
         month_start = (as_of - relativedelta(months=back)).replace(day=1)
         ends.append((month_start, min(as_of, month_start + relativedelta(months=1) - datetime.timedelta(days=1))))
     frozen = coverage.snapshot_totals([day for _start, day in ends]) if cooperative_ids is None else {}
+    version = coverage.data_version()
     points = []
     for month_start, day in ends:
         total = frozen.get(day)
         if total is None:
-            table = coverage.coverage_table(as_of=day, period_start=month_start, cooperative_ids=cooperative_ids)
-            total = table.total
+            # A past month's figures change only when the data does: cached under its version.
+            raw = f"{cooperative_ids}:{day}:{month_start}:{version}"
+            key = "coverage-trend:" + hashlib.sha256(raw.encode()).hexdigest()
+            total = cache.get(key)
+            if total is None:
+                total = coverage.coverage_total(as_of=day, period_start=month_start, cooperative_ids=cooperative_ids)
+                cache.set(key, total, TREND_CACHE_SECONDS)
         points.append(
             {
                 "month": month_start,
@@ -226,14 +235,7 @@ def worklist_table(name: str, objects, *, days: int) -> tuple[list[str], list[li
         headers = [_("Product"), _("Cooperative"), _("Certificate"), _("Who must act")]
         rows = []
         for product in objects:
-            if product.valid_now:
-                text = (
-                    (_("Expires on %(date)s") % {"date": _date(product.expiry)})
-                    if product.expiry
-                    else _("Dated by year only: expires by the end of this year at the latest")
-                )
-            else:
-                text = _("Expired on %(date)s: not counted until re-certified") % {"date": _date(product.expired_on)}
+            text = worklists.certificate_note(product)
             rows.append([product.name, str(product.cooperative or "—"), text, _("The cooperative")])
         return headers, rows, [_product_link(product) for product in objects]
     if name == "connections":

@@ -117,7 +117,10 @@ def coverage_page(request):
             "blocked": [(product, worklists.not_listed_blocker(product)) for product in blocked],
             "no_sale": worklists.no_sale(cooperative_ids=[cooperative.pk])[:100],
             "no_sale_days": worklists.DEFAULT_NO_SALE_DAYS,
-            "certificates": worklists.certificates_due(cooperative_ids=[cooperative.pk])[:100],
+            "certificates": [
+                (product, worklists.certificate_note(product))
+                for product in worklists.certificates_due(cooperative_ids=[cooperative.pk])[:100]
+            ],
             "title": _("Progress"),
         },
     )

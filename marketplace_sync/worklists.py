@@ -10,14 +10,14 @@ from __future__ import annotations
 import datetime
 from dataclasses import dataclass
 
-from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet, Subquery
+from django.db.models import BooleanField, Case, F, Max, Prefetch, Q, QuerySet, Value, When
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from catalog import readiness
 from catalog import selectors as catalog_selectors
-from catalog.models import Certificate, Product
+from catalog.models import Product
 
 from . import coverage
 from .models import Listing, MarketplaceAccount, WhoMustAct
@@ -152,39 +152,57 @@ def no_sale(*, days: int = DEFAULT_NO_SALE_DAYS, cooperative_ids=None) -> QueryS
 # --- Certificates -----------------------------------------------------------------------------------------------
 
 
+def _flag(condition: Q) -> Case:
+    return Case(When(condition, then=Value(True)), default=Value(False), output_field=BooleanField())
+
+
 def certificates_due(*, within_days: int = EXPIRY_WARNING_DAYS, cooperative_ids=None) -> QuerySet[Product]:
-    """Products whose certificate expires within `within_days`, or whose certificates have all
-    expired (not re-certified), soonest first. `expiry` is annotated (None for year-only)."""
+    """Products whose certificate expires within `within_days` (and no other lasts beyond), or
+    whose certificates have all expired, soonest first. One grouped query over certificates:
+    `expiry` is the last expiry date of the product's dated certificates, `year_only_year` the
+    latest year of those known only by year (valid through 31 December two years later),
+    `valid_now` whether either is still in force today."""
     today = timezone.localdate()
     horizon = today + datetime.timedelta(days=within_days)
-    valid_today = coverage.valid_certificates(today).filter(product=OuterRef("pk"))
-    longest = valid_today.order_by("-expires_on")
-    latest_expired = Certificate.objects.filter(product=OuterRef("pk"), verified_at__isnull=False).order_by(
-        "-expires_on"
+    last_year_only_year_valid_now = today.year - coverage.YEAR_ONLY_VALID_YEARS + 1
+    # a year-only certificate of year Y lasts beyond the horizon when 31/12/(Y+2) > horizon
+    last_year_only_year_lasting = (
+        horizon.year - coverage.YEAR_ONLY_VALID_YEARS + (2 if (horizon.month, horizon.day) == (12, 31) else 1)
     )
+    verified = Q(certificates__verified_at__isnull=False)
     products = Product.objects.all()
     if cooperative_ids is not None:
         products = products.filter(cooperative_id__in=cooperative_ids)
-    year_only_ending = Q(decision_date__isnull=True, decision_year=today.year - coverage.YEAR_ONLY_VALID_YEARS + 1)
-    ends_soon = valid_today.filter(
-        Q(expires_on__lte=horizon) | (year_only_ending if horizon.year > today.year else Q(pk=None))
-    )
-    # ...but not if another certificate of the product stays valid beyond the horizon
-    lasting = coverage.valid_certificates(horizon).filter(product=OuterRef("pk"))
-    expired = Certificate.objects.filter(product=OuterRef("pk"), verified_at__isnull=False, expires_on__lt=today)
+    valid_now = Q(expiry__gte=today) | Q(year_only_year__gte=last_year_only_year_valid_now)
+    lasting = Q(expiry__gt=horizon) | Q(year_only_year__gte=last_year_only_year_lasting)
     return (
-        products.annotate(
-            valid_now=Exists(valid_today),
-            ends_soon=Exists(ends_soon),
-            lasting=Exists(lasting),
-            has_expired=Exists(expired),
-            expiry=Subquery(longest.values("expires_on")[:1]),
-            expired_on=Subquery(latest_expired.values("expires_on")[:1]),
+        products.filter(verified)
+        .annotate(
+            expiry=Max("certificates__expires_on", filter=verified),
+            year_only_year=Max(
+                "certificates__decision_year", filter=verified & Q(certificates__decision_date__isnull=True)
+            ),
         )
-        .filter((Q(valid_now=True, ends_soon=True) & ~Q(lasting=True)) | Q(valid_now=False, has_expired=True))
+        # As flags (never NULL): NOT over a NULL aggregate would drop the row.
+        .annotate(valid_now=_flag(valid_now), lasting=_flag(lasting))
+        .filter(Q(valid_now=True, lasting=False) | Q(valid_now=False))
         .select_related("cooperative")
-        .order_by("valid_now", "expiry", "expired_on", "name")
+        .order_by("-valid_now", F("expiry").asc(nulls_last=True), "name", "pk")
     )
+
+
+def certificate_note(product) -> str:
+    """What the certificates worklist says about a product of `certificates_due`."""
+    today = timezone.localdate()
+    if product.valid_now:
+        if product.expiry and product.expiry >= today:
+            return _("Expires on %(date)s") % {"date": product.expiry.strftime("%d/%m/%Y")}
+        return _("Dated by year only: expires by the end of this year at the latest")
+    if product.expiry:
+        return _("Expired on %(date)s: not counted until re-certified") % {"date": product.expiry.strftime("%d/%m/%Y")}
+    return _("Expired (a certificate of %(year)s, dated by year only): not counted until re-certified") % {
+        "year": product.year_only_year
+    }
 
 
 # --- Connections, failing listings -----------------------------------------------------------------------
