@@ -1,7 +1,9 @@
 """The public site: Wagtail pages. Products are not copied into the page tree; the product
 list is a routable page that reads approved products from the catalog."""
 
+from django.conf import settings
 from django.core.paginator import Paginator
+from django.urls import translate_url
 from django.utils.translation import gettext_lazy as _
 from wagtail.admin.panels import FieldPanel
 from wagtail.contrib.routable_page.models import RoutablePageMixin, path
@@ -10,6 +12,9 @@ from wagtail.models import Page
 
 from catalog import selectors as catalog_selectors
 from marketplace_sync import coverage
+from marketplace_sync import selectors as sync_selectors
+
+from . import seo
 
 PRODUCTS_PER_PAGE = 24
 
@@ -58,9 +63,21 @@ class ProductIndexPage(RoutablePageMixin, Page):
     @path("<int:product_id>/")
     def product_detail(self, request, product_id):
         product = catalog_selectors.public_product_detail(product_id=product_id)
+        url = self.get_full_url(request) + self.reverse_subpage("product_detail", args=[product.pk]).lstrip("/")
+        photos = list(product.images.all())[:3]
+        image_urls = [request.build_absolute_uri(photo.image.get_rendition("fill-800x800").url) for photo in photos]
+        certificate = catalog_selectors.current_certificate(product.certificates.all())
         return self.render(
             request,
-            context_overrides={"product": product},
+            context_overrides={
+                "product": product,
+                "certificate": certificate,
+                "buy_links": sync_selectors.public_buy_links(product=product),
+                "canonical_url": url,
+                "alternates": {code: translate_url(url, code) for code, _name in settings.LANGUAGES},
+                "og_image": image_urls[0] if image_urls else "",
+                "json_ld": seo.product_json_ld(product, url=url, image_urls=image_urls, certificate=certificate),
+            },
             template="cms/product_detail.html",
         )
 

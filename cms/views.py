@@ -1,12 +1,15 @@
-"""Public views outside the page tree: product search."""
+"""Public views outside the page tree: product search, the sitemap."""
 
 from django.core.paginator import Paginator
 from django.shortcuts import render
+from wagtail.contrib.sitemaps import Sitemap as PageSitemap
+from wagtail.contrib.sitemaps.views import sitemap as wagtail_sitemap
 
 from catalog import selectors as catalog_selectors
 from catalog.search import search_products
 
 from .models import PRODUCTS_PER_PAGE, HomePage, ProductIndexPage
+from .sitemaps import ProductSitemap
 
 MAX_QUERY_LENGTH = 200
 
@@ -27,3 +30,8 @@ def search(request):
             "products": page_obj.object_list if page_obj else [],
         },
     )
+
+
+def sitemap(request):
+    """/sitemap.xml: Wagtail's pages and every approved product."""
+    return wagtail_sitemap(request, sitemaps={"pages": PageSitemap(request), "products": ProductSitemap(request)})

@@ -14,6 +14,7 @@ urlpatterns = [
     path("documents/", include(wagtaildocs_urls)),
     path("", include("marketplace_sync.urls")),
     path("i18n/setlang/", set_language, name="set_language"),
+    path("sitemap.xml", cms_views.sitemap, name="sitemap"),
 ]
 
 if settings.DEBUG:

@@ -71,3 +71,19 @@ def sandbox_buyable_listings(*, cooperative) -> list[Listing]:
         .select_related("channel", "product")
         .order_by("channel__sort_order", "product__name")
     )
+
+
+def public_buy_links(*, product) -> list[Listing]:
+    """Where a visitor can buy the product: its live listings with a marketplace address, on
+    channels that are shops (not feeds, not the showcase itself), in the channels' order."""
+    return list(
+        Listing.objects.filter(
+            product=product,
+            reported_state=Listing.Reported.LIVE,
+            channel__kind__in=(Channel.Kind.API, Channel.Kind.EXPORT),
+            channel__is_active=True,
+        )
+        .exclude(external_url="")
+        .select_related("channel")
+        .order_by("channel__sort_order", "channel__name")
+    )

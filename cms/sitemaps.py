@@ -1,0 +1,28 @@
+"""/sitemap.xml: the site's pages (Wagtail) and every approved product."""
+
+from django.contrib.sitemaps import Sitemap
+
+from catalog.models import Product
+
+from .models import ProductIndexPage
+
+
+class ProductSitemap(Sitemap):
+    changefreq = "weekly"
+    priority = 0.8
+    limit = 5000
+
+    def __init__(self, request=None):
+        self.request = request
+        self.index = ProductIndexPage.objects.live().first()
+
+    def items(self):
+        if self.index is None:
+            return Product.objects.none()
+        return Product.objects.filter(live=True).only("pk", "last_published_at", "updated_at").order_by("pk")
+
+    def location(self, product):
+        return self.index.url + self.index.reverse_subpage("product_detail", args=[product.pk]).lstrip("/")
+
+    def lastmod(self, product):
+        return product.last_published_at or product.updated_at
