@@ -3,6 +3,7 @@ list is a routable page that reads approved products from the catalog."""
 
 from django.conf import settings
 from django.core.paginator import Paginator
+from django.shortcuts import get_object_or_404
 from django.urls import translate_url
 from django.utils.translation import gettext_lazy as _
 from wagtail.admin.panels import FieldPanel
@@ -11,10 +12,11 @@ from wagtail.fields import RichTextField
 from wagtail.models import Page
 
 from catalog import selectors as catalog_selectors
+from cooperatives.models import Cooperative
 from marketplace_sync import coverage
 from marketplace_sync import selectors as sync_selectors
 
-from . import seo
+from . import seo, showcase
 
 PRODUCTS_PER_PAGE = 24
 
@@ -52,12 +54,30 @@ class ProductIndexPage(RoutablePageMixin, Page):
 
     @path("")
     def product_list(self, request):
-        paginator = Paginator(catalog_selectors.public_product_list(), PRODUCTS_PER_PAGE)
+        products = catalog_selectors.public_product_list()
+        form = showcase.ProductFilterForm(request.GET or None, products=products)
+        paginator = Paginator(form.filter(), PRODUCTS_PER_PAGE)
         page_obj = paginator.get_page(request.GET.get("page"))
         return self.render(
             request,
-            context_overrides={"page_obj": page_obj, "products": page_obj.object_list},
+            context_overrides={
+                "page_obj": page_obj,
+                "products": page_obj.object_list,
+                "form": form,
+                "filter_query": form.query_without_page(),
+            },
             template="cms/product_index_page.html",
+        )
+
+    @path("hop-tac-xa/<slug:slug>/")
+    def cooperative_detail(self, request, slug):
+        """A producer's profile with all its approved products."""
+        cooperative = get_object_or_404(Cooperative.objects.select_related("commune"), slug=slug)
+        products = catalog_selectors.public_product_list().filter(cooperative=cooperative)
+        return self.render(
+            request,
+            context_overrides={"cooperative": cooperative, "products": products},
+            template="cms/cooperative_detail.html",
         )
 
     @path("<int:product_id>/")
@@ -67,11 +87,14 @@ class ProductIndexPage(RoutablePageMixin, Page):
         photos = list(product.images.all())[:3]
         image_urls = [request.build_absolute_uri(photo.image.get_rendition("fill-800x800").url) for photo in photos]
         certificate = catalog_selectors.current_certificate(product.certificates.all())
+        expired = [c for c in product.certificates.all() if c.expires_on and c.verified_at]
+        expired_certificate = None if certificate else max(expired, key=lambda c: c.expires_on, default=None)
         return self.render(
             request,
             context_overrides={
                 "product": product,
                 "certificate": certificate,
+                "expired_certificate": expired_certificate,
                 "buy_links": sync_selectors.public_buy_links(product=product),
                 "canonical_url": url,
                 "alternates": {code: translate_url(url, code) for code, _name in settings.LANGUAGES},
