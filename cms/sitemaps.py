@@ -1,8 +1,9 @@
-"""/sitemap.xml: the site's pages (Wagtail) and every approved product."""
+"""/sitemap.xml: the site's pages (Wagtail), every approved product and its producer."""
 
 from django.contrib.sitemaps import Sitemap
 
 from catalog.models import Product
+from cooperatives.models import Cooperative
 
 from .models import ProductIndexPage
 
@@ -26,3 +27,22 @@ class ProductSitemap(Sitemap):
 
     def lastmod(self, product):
         return product.last_published_at or product.updated_at
+
+
+class CooperativeSitemap(Sitemap):
+    """Producers with at least one approved product."""
+
+    changefreq = "monthly"
+    priority = 0.6
+
+    def __init__(self, request=None):
+        self.request = request
+        self.index = ProductIndexPage.objects.live().first()
+
+    def items(self):
+        if self.index is None:
+            return Cooperative.objects.none()
+        return Cooperative.objects.filter(products__live=True).distinct().only("pk", "slug").order_by("pk")
+
+    def location(self, cooperative):
+        return self.index.url + self.index.reverse_subpage("cooperative_detail", args=[cooperative.slug]).lstrip("/")

@@ -9,7 +9,7 @@ from catalog import selectors as catalog_selectors
 from catalog.search import search_products
 
 from .models import PRODUCTS_PER_PAGE, HomePage, ProductIndexPage
-from .sitemaps import ProductSitemap
+from .sitemaps import CooperativeSitemap, ProductSitemap
 
 MAX_QUERY_LENGTH = 200
 
@@ -33,5 +33,10 @@ def search(request):
 
 
 def sitemap(request):
-    """/sitemap.xml: Wagtail's pages and every approved product."""
-    return wagtail_sitemap(request, sitemaps={"pages": PageSitemap(request), "products": ProductSitemap(request)})
+    """/sitemap.xml: Wagtail's pages, every approved product and the producers behind them."""
+    sitemaps = {
+        "pages": PageSitemap(request),
+        "products": ProductSitemap(request),
+        "cooperatives": CooperativeSitemap(request),
+    }
+    return wagtail_sitemap(request, sitemaps=sitemaps)

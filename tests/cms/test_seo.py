@@ -80,3 +80,5 @@ def test_the_sitemap_lists_every_public_product_and_no_draft(client, coop_a, mem
     for product in public:
         assert product_url(product) in xml
     assert product_url(draft) not in xml
+    index = ProductIndexPage.objects.get()
+    assert index.reverse_subpage("cooperative_detail", args=[coop_a.slug]) in xml
