@@ -100,6 +100,7 @@ class ProductIndexPage(RoutablePageMixin, Page):
                 "alternates": {code: translate_url(url, code) for code, _name in settings.LANGUAGES},
                 "og_image": image_urls[0] if image_urls else "",
                 "json_ld": seo.product_json_ld(product, url=url, image_urls=image_urls, certificate=certificate),
+                "qr_svg": seo.qr_svg(url),
             },
             template="cms/product_detail.html",
         )

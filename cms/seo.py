@@ -1,7 +1,9 @@
-"""What search engines and chat apps read from a product page: schema.org JSON-LD, OpenGraph."""
+"""What search engines, chat apps and phone cameras read from a product page: schema.org JSON-LD,
+OpenGraph, and a QR code of the page's address (for labels, stalls and fairs)."""
 
 import json
 
+import segno
 from django.utils.html import strip_tags
 
 
@@ -35,3 +37,8 @@ def product_json_ld(product, *, url: str, image_urls: list[str], certificate=Non
     text = json.dumps(data, ensure_ascii=False)
     # Inside <script>, "</" must not appear as such.
     return text.replace("</", "<\\/")
+
+
+def qr_svg(url: str) -> str:
+    """An inline SVG QR code of `url` (medium error correction survives a scuffed label)."""
+    return segno.make(url, error="m").svg_inline(scale=4, dark="#1d1d1b", title=url)

@@ -82,3 +82,14 @@ def test_the_sitemap_lists_every_public_product_and_no_draft(client, coop_a, mem
     assert product_url(draft) not in xml
     index = ProductIndexPage.objects.get()
     assert index.reverse_subpage("cooperative_detail", args=[coop_a.slug]) in xml
+
+
+def test_the_product_page_has_a_qr_code_of_its_own_address(client, coop_a, member_a, officer):
+    import segno
+
+    product = approve(sellable_product(coop_a, member_a), officer)
+    html = client.get(product_url(product)).content.decode()
+
+    canonical = re.search(r'<link rel="canonical" href="([^"]+)">', html).group(1)
+    svg = re.search(r"<svg.*?</svg>", html, re.S).group(0)
+    assert svg == segno.make(canonical, error="m").svg_inline(scale=4, dark="#1d1d1b", title=canonical)
