@@ -93,3 +93,16 @@ def test_the_product_page_has_a_qr_code_of_its_own_address(client, coop_a, membe
     canonical = re.search(r'<link rel="canonical" href="([^"]+)">', html).group(1)
     svg = re.search(r"<svg.*?</svg>", html, re.S).group(0)
     assert svg == segno.make(canonical, error="m").svg_inline(scale=4, dark="#1d1d1b", title=canonical)
+
+
+def test_photos_are_served_as_webp_with_a_jpeg_fallback_and_their_size(client, coop_a, member_a, officer):
+    product = approve(sellable_product(coop_a, member_a), officer)
+    html = client.get(product_url(product)).content.decode()
+
+    picture = re.search(r"<picture>.*?</picture>", html, re.S).group(0)
+    assert 'type="image/webp"' in picture and ".jpg" in picture.split("<img")[1]
+    img = re.search(r"<img[^>]*>", picture).group(0)
+    assert 'width="480"' in img and 'height="480"' in img
+    pictures = re.findall(r"<picture>.*?</picture>", html, re.S)
+    assert 'loading="lazy"' not in pictures[0] and all('loading="lazy"' in p for p in pictures[1:])
+    assert "//fonts.googleapis" not in html and "cdn" not in html.lower()  # everything served by the site
