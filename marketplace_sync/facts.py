@@ -17,6 +17,7 @@ from django.db.models import Count, F, Sum
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
+from catalog import public_cache
 from catalog.models import Product
 
 from .models import Listing, Order, OrderLine, ProductFacts, ProductSaleDay
@@ -119,6 +120,8 @@ def product_facts_refresh(
         _refresh_chunk(ids[start : start + CHUNK])
         if progress:
             progress(min(start + CHUNK, len(ids)), len(ids))
+    if ids:
+        public_cache.bump()  # a listing went live or down, or a sale: the public pages show it
     return len(ids)
 
 

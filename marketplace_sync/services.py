@@ -24,7 +24,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from catalog import hooks as catalog_hooks
-from catalog import readiness
+from catalog import public_cache, readiness
 from catalog.models import Offer, Product
 
 from . import explain, facts, quality, ratelimit, registry
@@ -667,6 +667,7 @@ def _move_stock(line: OrderLine, *, wanted: int) -> None:
     if delta == 0 or line.product_id is None:
         return
     Offer.objects.filter(product_id=line.product_id).update(stock=Greatest(F("stock") - delta, 0))
+    public_cache.bump()  # availability on the product page
     line.stock_taken = wanted
     line.save(update_fields=["stock_taken"])
 

@@ -79,6 +79,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "wagtail.contrib.redirects.middleware.RedirectMiddleware",
+    # Innermost: a cached page still gets the security headers of the middleware above.
+    "cms.middleware.PublicPageCacheMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -137,6 +139,10 @@ if REDIS_URL:
     }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+# Anonymous public pages cached whole (cms.middleware), only with a cache all processes share:
+# with the embedded default the worker's changes could not reach the web process's memory.
+PUBLIC_PAGE_CACHE_SECONDS = int(os.environ.get("PUBLIC_PAGE_CACHE_SECONDS", 600 if REDIS_URL else 0))
 
 # --- Celery. Without a server, the broker is a folder on disk: the web process and the
 # worker both see it, so `make run` needs nothing installed.

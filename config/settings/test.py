@@ -34,6 +34,8 @@ LOGGING = {**LOGGING, "loggers": {**LOGGING["loggers"], "django.request": {"leve
 MARKETPLACES = sandbox_marketplaces(SANDBOX_HOST, SANDBOX_PORTS)  # noqa: F405
 MARKETPLACE_TOKEN_KEYS = [derived_fernet_key(SECRET_KEY)]  # noqa: F405
 LISTING_REVIEW_CHECK_SECONDS = 1
+# Off unless a test turns it on: a page cached in Redis must not outlive the test that made it.
+PUBLIC_PAGE_CACHE_SECONDS = 0
 SANDBOX_BUYER_ENABLED = True
 
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405

@@ -1,0 +1,77 @@
+"""Anonymous public pages are cached whole and go stale the moment what they show changes."""
+
+import pytest
+from django.core.cache import cache
+
+from catalog import services as catalog_services
+from catalog.models import Offer
+from cms.models import ProductIndexPage
+from marketplace_sync import services
+from marketplace_sync.connectors.base import ListingStatus, OrderStatus, RemoteListing
+from marketplace_sync.models import Listing
+from tests.marketplace_sync.conftest import approve, sellable_product
+from tests.marketplace_sync.test_coverage import report_listing, sell, shop
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def page_cache(settings):
+    settings.PUBLIC_PAGE_CACHE_SECONDS = 600
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "pages"}}
+    cache.clear()
+    yield
+    cache.clear()
+
+
+def product_url(product) -> str:
+    index = ProductIndexPage.objects.get()
+    return index.url + index.reverse_subpage("product_detail", args=[product.pk]).lstrip("/")
+
+
+def test_a_second_visit_is_served_from_the_cache_without_queries(
+    client, coop_a, member_a, officer, django_assert_num_queries
+):
+    product = approve(sellable_product(coop_a, member_a), officer)
+    url = product_url(product)
+    first = client.get(url)
+    assert first["X-Public-Cache"] == "miss"
+
+    with django_assert_num_queries(0):
+        second = client.get(url)
+
+    assert second["X-Public-Cache"] == "hit" and second.content == first.content
+    assert second.has_header("X-Frame-Options")  # the security headers are still added
+
+
+def test_a_price_change_an_order_and_a_listing_going_live_show_at_once(client, coop_a, member_a, officer):
+    product = approve(sellable_product(coop_a, member_a, price=150_000, stock=3), officer)
+    url = product_url(product)
+    client.get(url)
+
+    catalog_services.offer_update(
+        product=product, user=member_a, change=catalog_services.OfferChange(price_vnd=175_000, stock=3, safety_buffer=2)
+    )
+    assert '"price": "175000"' in client.get(url).content.decode()
+
+    account = shop(coop_a)
+    sell(product, account, OrderStatus.PAID)  # stock moves by an UPDATE, not a save()
+    assert Offer.objects.get(product=product).stock == 2
+    assert "OutOfStock" in client.get(url).content.decode()
+
+    listing = Listing.objects.create(product=product, account=account, channel=account.channel)
+    services._apply_remote(  # the marketplace reports the item live, with its address
+        listing, RemoteListing(external_id="5", status=ListingStatus.LIVE, url="https://shopee.vn/product/5/5")
+    )
+    assert "Mua trên Shopee" in client.get(url).content.decode()
+
+    report_listing(listing, ListingStatus.BANNED)  # and later bans it
+    assert "Mua trên Shopee" not in client.get(url).content.decode()
+
+
+def test_signed_in_people_and_the_admin_are_never_served_a_cached_page(client, coop_a, member_a, officer):
+    product = approve(sellable_product(coop_a, member_a), officer)
+    client.get(product_url(product))
+    client.force_login(officer)
+    response = client.get(product_url(product))
+    assert not response.has_header("X-Public-Cache")
