@@ -10,7 +10,6 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from catalog.models import Product
 from marketplace_sync import coverage
 from marketplace_sync.models import Channel, Listing
 
@@ -83,7 +82,3 @@ def _unit_ids(products: QuerySet) -> list[int]:
         .values_list("unit_id", flat=True)
         .distinct()
     )
-
-
-def cooperative_products(cooperative) -> QuerySet[Product]:
-    return Product.objects.filter(live=True, cooperative=cooperative)

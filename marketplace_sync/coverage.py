@@ -143,7 +143,8 @@ def _listed_q(as_of: datetime.date, prefix: str = "facts__") -> Q:
     )
 
 
-def _flag(condition: Q) -> Case:
+def flag(condition: Q) -> Case:
+    """A condition as a boolean column that is never NULL (NOT over NULL would drop rows)."""
     return Case(When(condition, then=Value(True)), default=Value(False), output_field=BooleanField())
 
 
@@ -169,8 +170,8 @@ def annotated_products(
         has_dated_certificate=Exists(best.filter(decision_date__isnull=False)),
         # Products without facts yet (never listed, never sold) must read False, not NULL,
         # or "not listed" would miss them.
-        is_listed=_flag(_listed_q(as_of)),
-        has_sales=_flag(Q(facts__first_sale_on__lte=as_of)),
+        is_listed=flag(_listed_q(as_of)),
+        has_sales=flag(Q(facts__first_sale_on__lte=as_of)),
         has_sales_in_period=Exists(
             ProductSaleDay.objects.filter(product=OuterRef("pk"), day__gte=period_start, day__lte=as_of)
         ),
@@ -480,18 +481,20 @@ def table_records(table: Table) -> list[list]:
     return records
 
 
-def table_to_csv(table: Table) -> bytes:
+def csv_bytes(headers: list[str], rows: list[list]) -> bytes:
+    """A CSV download: UTF-8 with a BOM, so Excel reads the Vietnamese right; empty for None."""
     import csv
     import io
 
     buffer = io.StringIO()
     writer = csv.writer(buffer)
-    writer.writerow([header for _name, header in table_columns(table)])
-    writer.writerows(["" if value is None else value for value in record] for record in table_records(table))
-    return ("\ufeff" + buffer.getvalue()).encode("utf-8")  # a BOM, so Excel reads the Vietnamese right
+    writer.writerow(headers)
+    writer.writerows(["" if value is None else value for value in row] for row in rows)
+    return ("\ufeff" + buffer.getvalue()).encode("utf-8")
 
 
-def table_to_xlsx(table: Table) -> bytes:
+def xlsx_bytes(headers: list[str], rows: list[list], *, sheet_title: str, preamble=(), bold_last=False) -> bytes:
+    """An XLSX download: optional lines above the table, a bold frozen header row."""
     import io
 
     from openpyxl import Workbook
@@ -499,22 +502,37 @@ def table_to_xlsx(table: Table) -> bytes:
 
     workbook = Workbook()
     sheet = workbook.active
-    sheet.title = _("Coverage")[:31]
-    sheet.append([_("OCOP products on e-commerce on %(date)s") % {"date": table.as_of.strftime("%d/%m/%Y")}])
-    sheet.append([_("Definitions: docs/coverage.md. Figures as on the dashboard; no buyer data.")])
-    sheet.append([])
-    sheet.append([header for _name, header in table_columns(table)])
-    for cell in sheet[4]:
+    sheet.title = sheet_title[:31]
+    for line in preamble:
+        sheet.append([line] if line else [])
+    sheet.append(headers)
+    header_row = sheet.max_row
+    for cell in sheet[header_row]:
         cell.font = Font(bold=True)
-    for record in table_records(table):
-        sheet.append(record)
-    for cell in sheet[sheet.max_row]:
-        cell.font = Font(bold=True)
-    sheet.freeze_panes = "C5"
+    for row in rows:
+        sheet.append(row)
+    if bold_last and rows:
+        for cell in sheet[sheet.max_row]:
+            cell.font = Font(bold=True)
+    sheet.freeze_panes = f"A{header_row + 1}"
     sheet.column_dimensions["B"].width = 40
     out = io.BytesIO()
     workbook.save(out)
     return out.getvalue()
+
+
+def table_to_csv(table: Table) -> bytes:
+    return csv_bytes([header for _name, header in table_columns(table)], table_records(table))
+
+
+def table_to_xlsx(table: Table) -> bytes:
+    preamble = [
+        _("OCOP products on e-commerce on %(date)s") % {"date": table.as_of.strftime("%d/%m/%Y")},
+        _("Definitions: docs/coverage.md. Figures as on the dashboard; no buyer data."),
+        "",
+    ]
+    headers = [header for _name, header in table_columns(table)]
+    return xlsx_bytes(headers, table_records(table), sheet_title=_("Coverage"), preamble=preamble, bold_last=True)
 
 
 # --- Snapshots ------------------------------------------------------------------------------------------------

@@ -110,19 +110,18 @@ def trend(*, as_of: datetime.date, months: int = TREND_MONTHS, cooperative_ids=N
     return points
 
 
-def export_response(table: coverage.Table, fmt: str) -> HttpResponse:
-    stamp = table.as_of.strftime("%Y%m%d")
-    name = f"do-phu-ocop-{table.by or 'tong'}-{stamp}"
-    if fmt == "xlsx":
-        response = HttpResponse(
-            coverage.table_to_xlsx(table),
-            content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-        )
-        response["Content-Disposition"] = f'attachment; filename="{name}.xlsx"'
-    else:
-        response = HttpResponse(coverage.table_to_csv(table), content_type="text/csv; charset=utf-8")
-        response["Content-Disposition"] = f'attachment; filename="{name}.csv"'
+XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def _download(content: bytes, fmt: str, filename: str) -> HttpResponse:
+    response = HttpResponse(content, content_type=XLSX_TYPE if fmt == "xlsx" else "text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{filename}.{fmt}"'
     return response
+
+
+def export_response(table: coverage.Table, fmt: str) -> HttpResponse:
+    content = coverage.table_to_xlsx(table) if fmt == "xlsx" else coverage.table_to_csv(table)
+    return _download(content, fmt, f"do-phu-ocop-{table.by or 'tong'}-{table.as_of:%Y%m%d}")
 
 
 def drill_links(table: coverage.Table, row: coverage.Row | None = None) -> dict[str, str]:
@@ -300,32 +299,11 @@ def worklist_queryset(name: str, *, days: int, cooperative_ids=None):
 
 
 def _sheet_response(name: str, headers: list[str], rows: list[list], fmt: str) -> HttpResponse:
-    import csv
-    import io
-
-    filename = f"danh-sach-{name.replace('_', '-')}-{timezone.localdate():%Y%m%d}"
     if fmt == "csv":
-        buffer = io.StringIO()
-        writer = csv.writer(buffer)
-        writer.writerow(headers)
-        writer.writerows(rows)
-        response = HttpResponse(("\ufeff" + buffer.getvalue()).encode(), content_type="text/csv; charset=utf-8")
-        response["Content-Disposition"] = f'attachment; filename="{filename}.csv"'
-        return response
-    from openpyxl import Workbook
-
-    workbook = Workbook()
-    sheet = workbook.active
-    sheet.append(headers)
-    for row in rows:
-        sheet.append(row)
-    out = io.BytesIO()
-    workbook.save(out)
-    response = HttpResponse(
-        out.getvalue(), content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-    )
-    response["Content-Disposition"] = f'attachment; filename="{filename}.xlsx"'
-    return response
+        content = coverage.csv_bytes(headers, rows)
+    else:
+        content = coverage.xlsx_bytes(headers, rows, sheet_title=str(worklists.WORKLISTS[name]))
+    return _download(content, fmt, f"danh-sach-{name.replace('_', '-')}-{timezone.localdate():%Y%m%d}")
 
 
 def worklist_view(request, name: str):

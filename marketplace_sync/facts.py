@@ -125,6 +125,15 @@ def product_facts_refresh(
     return len(ids)
 
 
+def facts_check(*, progress: Callable[[int, int], None] | None = None) -> tuple[int, list[int]]:
+    """Rebuild every product's facts; return how many products were refreshed and those whose
+    stored facts differed from their records (a service that forgot to refresh them)."""
+    before = facts_snapshot()
+    count = product_facts_refresh(progress=progress)
+    after = facts_snapshot()
+    return count, sorted(pk for pk in set(before) | set(after) if before.get(pk) != after.get(pk))
+
+
 def facts_snapshot(product_ids: Iterable[int] | None = None) -> dict[int, tuple]:
     """The stored facts and sale days, comparable across a refresh (for the backfill check)."""
     facts = ProductFacts.objects.order_by("pk")

@@ -40,23 +40,25 @@ CHUNK = 500
 QUALITY_FIELDS = ["quality_correct", "quality_complete", "quality_clean", "quality_alive", "quality_problems"]
 
 
-def _duplicates(products: list[Product]) -> tuple[set[int], set[int]]:
-    """Products sharing a name key with another product of their cooperative, and cooperatives
-    sharing a name key or tax code with another cooperative."""
+def _duplicate_products(products: list[Product]) -> set[int]:
+    """Products sharing a name key with another product of their cooperative."""
     cooperative_ids = {product.cooperative_id for product in products if product.cooperative_id}
     names: dict[tuple[int, str], list[int]] = defaultdict(list)
     for pk, cooperative_id, name in Product.objects.filter(cooperative_id__in=cooperative_ids).values_list(
         "pk", "cooperative_id", "name"
     ):
         names[(cooperative_id, match_key(name))].append(pk)
-    duplicate_products = {pk for group in names.values() if len(group) > 1 for pk in group}
+    return {pk for group in names.values() if len(group) > 1 for pk in group}
+
+
+def _duplicate_cooperatives() -> set[int]:
+    """Cooperatives sharing a name key or tax code with another cooperative (read once per refresh)."""
     by_key: dict[str, list[int]] = defaultdict(list)
     for pk, name, tax_code in Cooperative.objects.values_list("pk", "name", "tax_code"):
         by_key[f"name:{match_key(name)}"].append(pk)
         if tax_code:
             by_key[f"tax:{tax_code}"].append(pk)
-    duplicate_cooperatives = {pk for group in by_key.values() if len(group) > 1 for pk in group}
-    return duplicate_products, duplicate_cooperatives
+    return {pk for group in by_key.values() if len(group) > 1 for pk in group}
 
 
 def _tax_code_valid(cooperative) -> bool:
@@ -117,7 +119,7 @@ def assess(product: Product, *, duplicate_products: set[int], duplicate_cooperat
     }
 
 
-def _refresh_chunk(product_ids: list[int], today: datetime.date) -> None:
+def _refresh_chunk(product_ids: list[int], today: datetime.date, duplicate_cooperatives: set[int]) -> None:
     valid_ids = set(coverage.valid_certificates(today).filter(product_id__in=product_ids).values_list("pk", flat=True))
     products = list(
         Product.objects.filter(pk__in=product_ids)
@@ -127,7 +129,7 @@ def _refresh_chunk(product_ids: list[int], today: datetime.date) -> None:
     for product in products:
         for certificate in product.certificates.all():
             certificate.valid_today = certificate.pk in valid_ids
-    duplicate_products, duplicate_cooperatives = _duplicates(products)
+    duplicate_products = _duplicate_products(products)
     rows = [
         ProductFacts(
             product_id=product.pk,
@@ -158,8 +160,9 @@ def quality_refresh(product_ids: Iterable[int] | None = None) -> int:
         ids = list(Product.objects.order_by("pk").values_list("pk", flat=True))
     else:
         ids = sorted({pk for pk in product_ids if pk is not None})
+    duplicate_cooperatives = _duplicate_cooperatives()
     for start in range(0, len(ids), CHUNK):
-        _refresh_chunk(ids[start : start + CHUNK], today)
+        _refresh_chunk(ids[start : start + CHUNK], today, duplicate_cooperatives)
     return len(ids)
 
 

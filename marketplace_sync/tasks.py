@@ -125,12 +125,9 @@ def coverage_facts_check_task() -> int:
     differed (a service that forgot to refresh them); returns how many differed."""
     from . import facts
 
-    before = facts.facts_snapshot()
-    facts.product_facts_refresh()
-    after = facts.facts_snapshot()
-    differing = [pk for pk in set(before) | set(after) if before.get(pk) != after.get(pk)]
+    _count, differing = facts.facts_check()
     if differing:
-        logger.warning("Coverage facts differed from the records for products %s (corrected)", sorted(differing)[:50])
+        logger.warning("Coverage facts differed from the records for products %s (corrected)", differing[:50])
     return len(differing)
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime
 from dataclasses import dataclass
 
-from django.db.models import BooleanField, Case, F, Max, Prefetch, Q, QuerySet, Value, When
+from django.db.models import F, Max, Prefetch, Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -152,10 +152,6 @@ def no_sale(*, days: int = DEFAULT_NO_SALE_DAYS, cooperative_ids=None) -> QueryS
 # --- Certificates -----------------------------------------------------------------------------------------------
 
 
-def _flag(condition: Q) -> Case:
-    return Case(When(condition, then=Value(True)), default=Value(False), output_field=BooleanField())
-
-
 def certificates_due(*, within_days: int = EXPIRY_WARNING_DAYS, cooperative_ids=None) -> QuerySet[Product]:
     """Products whose certificate expires within `within_days` (and no other lasts beyond), or
     whose certificates have all expired, soonest first. One grouped query over certificates:
@@ -184,7 +180,7 @@ def certificates_due(*, within_days: int = EXPIRY_WARNING_DAYS, cooperative_ids=
             ),
         )
         # As flags (never NULL): NOT over a NULL aggregate would drop the row.
-        .annotate(valid_now=_flag(valid_now), lasting=_flag(lasting))
+        .annotate(valid_now=coverage.flag(valid_now), lasting=coverage.flag(lasting))
         .filter(Q(valid_now=True, lasting=False) | Q(valid_now=False))
         .select_related("cooperative")
         .order_by("-valid_now", F("expiry").asc(nulls_last=True), "name", "pk")

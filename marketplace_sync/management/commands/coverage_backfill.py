@@ -12,19 +12,19 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser):
-        parser.add_argument("--check", action="store_true", help="Only report products whose stored facts differ.")
+        parser.add_argument(
+            "--check",
+            action="store_true",
+            help="Also name the products whose stored facts differed (and were corrected).",
+        )
 
     def handle(self, *args, check=False, **options):
-        before = facts.facts_snapshot() if check else None
-
         def progress(done: int, total: int) -> None:
             self.stdout.write(_("%(done)d / %(total)d products") % {"done": done, "total": total})
 
-        count = facts.product_facts_refresh(progress=progress)
+        count, differing = facts.facts_check(progress=progress)
         quality.quality_refresh()
         if check:
-            after = facts.facts_snapshot()
-            differing = sorted(pk for pk in set(before) | set(after) if before.get(pk) != after.get(pk))
             if differing:
                 self.stdout.write(
                     _("%(n)d products had facts that differed from their records (now corrected): %(ids)s")
