@@ -7,6 +7,7 @@ from wagtail.documents import urls as wagtaildocs_urls
 
 from cms import views as cms_views
 
+from . import views
 from .views import set_language
 
 urlpatterns = [
@@ -15,6 +16,7 @@ urlpatterns = [
     path("", include("marketplace_sync.urls")),
     path("i18n/setlang/", set_language, name="set_language"),
     path("sitemap.xml", cms_views.sitemap, name="sitemap"),
+    path("healthz/", views.healthz, name="healthz"),
 ]
 
 if settings.DEBUG:
