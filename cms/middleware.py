@@ -22,6 +22,9 @@ NOT_CACHED_PREFIXES = (
     "/media/",
     "/static/",
     "/i18n/",
+    # A buyer's own checkout: a form with a CSRF token, and a result that changes by the second.
+    "/mua-truc-tiep/",
+    "/en/mua-truc-tiep/",
 )
 KEPT_HEADERS = ("Content-Type", "Content-Language", "Vary")
 

@@ -6,6 +6,7 @@ from wagtail.admin import urls as wagtailadmin_urls
 from wagtail.documents import urls as wagtaildocs_urls
 
 from cms import views as cms_views
+from marketplace_sync.urls import direct_urlpatterns
 
 from . import views
 from .views import set_language
@@ -30,6 +31,7 @@ if settings.DEBUG:
 urlpatterns += i18n_patterns(
     path("portal/", include("cooperatives.urls")),
     path("search/", cms_views.search, name="search"),
+    path("", include(direct_urlpatterns)),
     path("", include(wagtail_urls)),
     prefix_default_language=False,
 )

@@ -130,6 +130,24 @@ class Cooperative(models.Model):
     email = models.EmailField(_("email"), blank=True)
     website = models.URLField(_("website"), blank=True)
     description = models.TextField(_("public profile"), blank=True)
+    # Direct sales on the province's showcase ("Mua trực tiếp"): off until the trade department
+    # has the cooperative's bank details to pay out what it is owed.
+    sells_direct = models.BooleanField(
+        _("sells directly on the showcase"),
+        default=False,
+        help_text=_(
+            "Visitors can pay for its products on the province's site; the money is paid out by bank transfer."
+        ),
+    )
+    bank_account_name = models.CharField(_("account holder"), max_length=255, blank=True)
+    bank_account_number = models.CharField(_("bank account number"), max_length=40, blank=True)
+    bank_name = models.CharField(_("bank and branch"), max_length=255, blank=True)
+    stripe_account_id = models.CharField(
+        _("Stripe connected account"),
+        max_length=64,
+        blank=True,
+        help_text=_("Optional, acct_…: Stripe then pays the cooperative itself (destination charges)."),
+    )
     # Lower-cased, accent-free name: how the register import recognises a cooperative
     # that has no tax code yet, so a re-import never creates it twice.
     match_name = models.CharField(max_length=255, editable=False, db_index=True)
@@ -158,6 +176,16 @@ class Cooperative(models.Model):
 
     def clean(self):
         super().clean()
+        if (
+            self.sells_direct
+            and not (self.bank_account_number and self.bank_account_name)
+            and not self.stripe_account_id
+        ):
+            raise ValidationError(
+                {"sells_direct": _("Record the bank account the money is transferred to before switching this on.")}
+            )
+        if self.stripe_account_id and not self.stripe_account_id.startswith("acct_"):
+            raise ValidationError({"stripe_account_id": _("A Stripe connected account id starts with acct_.")})
         if is_personal_id_number(normalise_tax_code(self.tax_code)) and self.kind != self.Kind.HOUSEHOLD:
             raise ValidationError(
                 {

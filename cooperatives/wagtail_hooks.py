@@ -37,6 +37,15 @@ class CooperativeViewSet(ModelViewSet):
             heading=_("Contacts"),
         ),
         FieldPanel("description"),
+        MultiFieldPanel(
+            [
+                FieldPanel("sells_direct"),
+                FieldPanel("bank_account_name"),
+                FieldRowPanel([FieldPanel("bank_account_number"), FieldPanel("bank_name")]),
+                FieldPanel("stripe_account_id"),
+            ],
+            heading=_("Direct sales on the showcase"),
+        ),
     ]
 
     def get_queryset(self, request):

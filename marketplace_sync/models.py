@@ -474,3 +474,104 @@ class CoverageSnapshot(models.Model):
 
     def __str__(self) -> str:
         return f"{self.as_of} {self.by or 'total'} {self.key}"
+
+
+class DirectCheckout(models.Model):
+    """One visitor's "Mua trực tiếp" through Stripe Checkout, from the reservation of stock to
+    the sale (an Order in the showcase channel) or the release of what it held.
+
+    Stock is taken out of the offer when the checkout starts (`stock_held`), so the last unit
+    cannot be sold twice; it goes back when the session expires, is cancelled or the payment
+    fails, and moves to the order when the payment arrives."""
+
+    class Status(models.TextChoices):
+        OPEN = "open", _("Waiting for payment")
+        PROCESSING = "processing", _("Payment being confirmed")
+        PAID = "paid", _("Paid")
+        EXPIRED = "expired", _("Expired")
+        CANCELLED = "cancelled", _("Cancelled by the buyer")
+        FAILED = "failed", _("Payment failed")
+        REFUNDED = "refunded", _("Refunded")
+        SOLD_OUT_REFUNDED = "sold_out", _("Sold out meanwhile, refunded")
+
+    HOLDING = (Status.OPEN, Status.PROCESSING)
+    FINAL = (Status.EXPIRED, Status.CANCELLED, Status.FAILED, Status.REFUNDED, Status.SOLD_OUT_REFUNDED)
+
+    class Settlement(models.TextChoices):
+        BANK_TRANSFER = "bank_transfer", _("Bank transfer by the operator")
+        STRIPE_CONNECT = "stripe_connect", _("Paid out by Stripe")
+
+    reference = models.CharField(_("reference"), max_length=20, unique=True)
+    product = models.ForeignKey(Product, verbose_name=_("product"), on_delete=models.PROTECT, related_name="+")
+    cooperative = models.ForeignKey(
+        Cooperative, verbose_name=_("cooperative"), on_delete=models.PROTECT, related_name="direct_checkouts"
+    )
+    quantity = models.PositiveIntegerField(_("quantity"))
+    unit_price_vnd = models.PositiveBigIntegerField(_("unit price (VND)"))
+    amount_vnd = models.PositiveBigIntegerField(_("amount (VND)"))
+    platform_fee_vnd = models.PositiveBigIntegerField(_("platform fee (VND)"), default=0)
+    settlement = models.CharField(_("paid out by"), max_length=16, choices=Settlement.choices)
+    destination_account = models.CharField(max_length=64, blank=True)
+    status = models.CharField(_("status"), max_length=12, choices=Status.choices, default=Status.OPEN, db_index=True)
+    stock_held = models.PositiveIntegerField(_("units held"), default=0)
+    session_id = models.CharField(_("Stripe Checkout Session"), max_length=255, blank=True, db_index=True)
+    payment_intent_id = models.CharField(_("Stripe PaymentIntent"), max_length=255, blank=True, db_index=True)
+    amount_refunded_vnd = models.PositiveBigIntegerField(_("refunded (VND)"), default=0)
+    order = models.OneToOneField(
+        Order, verbose_name=_("order"), null=True, blank=True, on_delete=models.PROTECT, related_name="direct_checkout"
+    )
+    # Where to send the parcel: the cooperative ships it, so it needs these; nothing else of
+    # the buyer is kept.
+    ship_to_name = models.CharField(_("recipient"), max_length=255, blank=True)
+    ship_to_phone = models.CharField(_("recipient's phone"), max_length=40, blank=True)
+    ship_to_address = models.TextField(_("delivery address"), blank=True)
+    language = models.CharField(max_length=8, default="vi")
+    expires_at = models.DateTimeField(_("payment possible until"))
+    paid_at = models.DateTimeField(_("paid"), null=True, blank=True)
+    created_at = models.DateTimeField(_("started"), auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("direct purchase")
+        verbose_name_plural = _("direct purchases")
+        ordering = ["-created_at", "-pk"]
+
+    def __str__(self) -> str:
+        return self.reference
+
+
+class SellerLedgerEntry(models.Model):
+    """What the platform owes a cooperative for its direct sales: one row per sale and one per
+    refund (negative), never edited afterwards; settlement marks rows as paid out."""
+
+    class Kind(models.TextChoices):
+        SALE = "sale", _("Sale")
+        REFUND = "refund", _("Refund")
+
+    cooperative = models.ForeignKey(
+        Cooperative, verbose_name=_("cooperative"), on_delete=models.PROTECT, related_name="ledger_entries"
+    )
+    checkout = models.ForeignKey(
+        DirectCheckout, verbose_name=_("direct purchase"), on_delete=models.PROTECT, related_name="ledger_entries"
+    )
+    kind = models.CharField(_("kind"), max_length=8, choices=Kind.choices)
+    # "sale", or the Stripe refund's id: the same refund reported twice is recorded once.
+    source_ref = models.CharField(max_length=255)
+    gross_vnd = models.BigIntegerField(_("amount paid (VND)"))
+    fee_vnd = models.BigIntegerField(_("platform fee (VND)"))
+    owed_vnd = models.BigIntegerField(_("owed to the cooperative (VND)"))
+    settlement = models.CharField(_("paid out by"), max_length=16, choices=DirectCheckout.Settlement.choices)
+    created_at = models.DateTimeField(_("recorded"), default=timezone.now, db_index=True)
+    settled_at = models.DateTimeField(_("paid out"), null=True, blank=True)
+    settlement_note = models.CharField(_("transfer reference"), max_length=255, blank=True)
+
+    class Meta:
+        verbose_name = _("seller ledger entry")
+        verbose_name_plural = _("seller ledger")
+        ordering = ["-created_at", "-pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["checkout", "source_ref"], name="ledger_entry_once_per_source"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.checkout} {self.kind} {self.owed_vnd}"

@@ -16,6 +16,7 @@ urlpatterns = [
     path("don-hang/", views.orders, name="orders"),
     path("don-hang/mua-thu/<int:listing_id>/", views.sandbox_order, name="sandbox_order"),
     path("tien-do/", views.coverage_page, name="coverage"),
+    path("ban-truc-tiep/", views.ledger, name="ledger"),
 ]
 
 
@@ -53,4 +54,5 @@ register_section(
 )
 register_section(PortalSection(key="orders", label=_("Orders"), url_name="portal:orders", order=30))
 register_section(PortalSection(key="coverage", label=_("Progress"), url_name="portal:coverage", order=35))
+register_section(PortalSection(key="ledger", label=_("Direct sales"), url_name="portal:ledger", order=32))
 register_product_panel(ProductPanel("marketplace_sync/portal/listings_panel.html", listings_panel, order=10))

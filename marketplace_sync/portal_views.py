@@ -124,3 +124,18 @@ def coverage_page(request):
             "title": _("Progress"),
         },
     )
+
+
+@portal_view
+def ledger(request):
+    """What the cooperative is owed for its direct sales on the showcase, row by row."""
+    cooperative = request.portal.cooperative
+    return render(
+        request,
+        "marketplace_sync/portal/ledger.html",
+        {
+            "entries": selectors.ledger_entries(cooperative=cooperative)[:500],
+            "totals": selectors.ledger_totals(cooperative=cooperative),
+            "title": _("Direct sales"),
+        },
+    )

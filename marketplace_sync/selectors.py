@@ -1,10 +1,11 @@
 """Reads of shops, listings, orders and the queue, with their joins."""
 
-from django.db.models import Count, Q, Sum
+from django.db.models import Count, Min, Q, Sum
+from django.db.models.functions import Coalesce
 from django.http import Http404
 
 from . import registry
-from .models import Channel, Listing, MarketplaceAccount, Order, SyncJob
+from .models import Channel, DirectCheckout, Listing, MarketplaceAccount, Order, SellerLedgerEntry, SyncJob
 
 
 def portal_shops(*, cooperative) -> list[dict]:
@@ -33,7 +34,7 @@ def product_listings(*, product) -> list[Listing]:
 def portal_orders(*, cooperative):
     return (
         Order.objects.filter(cooperative=cooperative)
-        .select_related("channel")
+        .select_related("channel", "direct_checkout")
         .prefetch_related("lines")
         .order_by("-ordered_at", "-pk")
     )
@@ -86,4 +87,42 @@ def public_buy_links(*, product) -> list[Listing]:
         .exclude(external_url="")
         .select_related("channel")
         .order_by("channel__sort_order", "channel__name")
+    )
+
+
+# --- Seller ledger (direct sales) ---------------------------------------------------------------------
+
+
+def ledger_entries(*, cooperative=None):
+    entries = SellerLedgerEntry.objects.select_related("checkout", "checkout__product", "cooperative")
+    if cooperative is not None:
+        entries = entries.filter(cooperative=cooperative)
+    return entries.order_by("-created_at", "-pk")
+
+
+def ledger_totals(*, cooperative) -> dict:
+    """What the cooperative has earned by direct sales, and what the operator still has to
+    transfer to it (sales paid out by Stripe Connect are not the operator's to transfer)."""
+    entries = SellerLedgerEntry.objects.filter(cooperative=cooperative)
+    transfer = Q(settlement=DirectCheckout.Settlement.BANK_TRANSFER)
+    return entries.aggregate(
+        owed=Coalesce(Sum("owed_vnd"), 0),
+        outstanding=Coalesce(Sum("owed_vnd", filter=transfer & Q(settled_at__isnull=True)), 0),
+        paid_out=Coalesce(Sum("owed_vnd", filter=transfer & Q(settled_at__isnull=False)), 0),
+    )
+
+
+def ledger_outstanding_by_cooperative():
+    """One row per cooperative the operator owes money to: the settlement list."""
+    return (
+        SellerLedgerEntry.objects.filter(settlement=DirectCheckout.Settlement.BANK_TRANSFER, settled_at__isnull=True)
+        .values(
+            "cooperative_id",
+            "cooperative__name",
+            "cooperative__bank_account_name",
+            "cooperative__bank_account_number",
+            "cooperative__bank_name",
+        )
+        .annotate(outstanding=Sum("owed_vnd"), entries=Count("pk"), oldest=Min("created_at"))
+        .order_by("cooperative__name")
     )

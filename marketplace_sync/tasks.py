@@ -137,3 +137,29 @@ def quality_refresh_task() -> int:
     from . import quality
 
     return quality.quality_refresh()
+
+
+@shared_task(bind=True, acks_late=True, reject_on_worker_lost=True, max_retries=MAX_SYNC_RETRIES)
+def process_stripe_event_task(self, inbound_event_id: int) -> str:
+    """Apply a Stripe event; while Stripe cannot be asked, try again later (the event is kept)."""
+    from .direct_sales import stripe_event_process
+    from .models import InboundEvent
+    from .stripe_gateway import PaymentError
+
+    try:
+        return stripe_event_process(inbound_event_id=inbound_event_id).status
+    except PaymentError as error:
+        if not error.retryable or self.request.retries >= self.max_retries:
+            InboundEvent.objects.filter(pk=inbound_event_id).update(
+                status=InboundEvent.Status.FAILED, error=error.message[:1000]
+            )
+            logger.error("Stripe event %s failed: %s", inbound_event_id, error.message)
+            return InboundEvent.Status.FAILED
+        raise self.retry(countdown=backoff(self.request.retries)) from error
+
+
+@shared_task
+def release_overdue_checkouts_task() -> int:
+    from .direct_sales import checkouts_release_overdue
+
+    return checkouts_release_overdue()

@@ -14,7 +14,7 @@ from wagtail.admin.viewsets.model import ModelViewSet
 
 from cooperatives.selectors import current_communes
 
-from . import admin_views, coverage, coverage_views, selectors
+from . import admin_views, coverage, coverage_views, ledger_views, selectors
 from .models import CategoryMapping, InboundEvent, Listing, MarketplaceAccount, SyncJob
 
 
@@ -143,6 +143,7 @@ def register_marketplace_admin_urls():
         path("listings/<int:pk>/push/", admin_views.listing_push_now, name="marketplace_listing_push"),
         path("listings/<int:pk>/retry/", admin_views.listing_retry, name="marketplace_listing_retry"),
         path("coverage/", coverage_views.coverage_dashboard, name="coverage_dashboard"),
+        path("direct-sales/ledger/", ledger_views.ledger_view, name="direct_sales_ledger"),
         path("coverage/products/", coverage_views.coverage_products_view, name="coverage_products"),
         path("coverage/worklists/<slug:name>/", coverage_views.worklist_view, name="coverage_worklist"),
     ]
@@ -156,6 +157,16 @@ class CoverageMenuItem(MenuItem):
 @hooks.register("register_admin_menu_item")
 def register_coverage_menu_item():
     return CoverageMenuItem(_("Coverage"), reverse("coverage_dashboard"), icon_name="table", order=190)
+
+
+class LedgerMenuItem(MenuItem):
+    def is_shown(self, request):
+        return request.user.has_perm(ledger_views.VIEW_PERMISSION)
+
+
+@hooks.register("register_admin_menu_item")
+def register_ledger_menu_item():
+    return LedgerMenuItem(_("Direct sales"), reverse("direct_sales_ledger"), icon_name="doc-full", order=195)
 
 
 class CoveragePanel(Component):

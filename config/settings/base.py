@@ -197,6 +197,8 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": crontab(minute=15, hour=2),
     },
     "data-quality": {"task": "marketplace_sync.tasks.quality_refresh_task", "schedule": crontab(minute=45, hour=2)},
+    # Direct purchases whose "expired" webhook never came give their units back.
+    "release-overdue-checkouts": {"task": "marketplace_sync.tasks.release_overdue_checkouts_task", "schedule": 300},
 }
 
 # --- Authentication
@@ -320,7 +322,7 @@ MARKETPLACES = {
 SANDBOX_HOST = os.environ.get("SANDBOX_HOST", "127.0.0.1")
 # The portal's "sandbox buyer" button (demo): never where the marketplaces are real.
 SANDBOX_BUYER_ENABLED = False
-SANDBOX_PORTS = {"shopee": 8801, "lazada": 8802, "tiktok_shop": 8803, "tiki": 8804}
+SANDBOX_PORTS = {"shopee": 8801, "lazada": 8802, "tiktok_shop": 8803, "tiki": 8804, "stripe": 8805}
 # e.g. SANDBOX_PORTS="shopee=9801,lazada=9802" to move them (tests start them on free ports).
 SANDBOX_PORTS.update(
     {name: int(port) for name, _sep, port in (item.partition("=") for item in env_list("SANDBOX_PORTS"))}
@@ -337,7 +339,29 @@ SANDBOX_CREDENTIALS = {
         "SERVICE_ID": "7000001",
     },
     "tiki": {"CLIENT_ID": "sandbox-tiki-client-ocop", "CLIENT_SECRET": "sandbox-tiki-client-secret-ocop"},
+    "stripe": {"SECRET_KEY": "sk_test_sandbox_ocop_connect", "WEBHOOK_SECRET": "whsec_sandbox_ocop_connect"},
 }
+
+# --- Stripe: "Mua trực tiếp" on the showcase. No secret key, no direct purchase.
+STRIPE_SECRET_KEY = os.environ.get("STRIPE_SECRET_KEY", "")
+STRIPE_WEBHOOK_SECRET = os.environ.get("STRIPE_WEBHOOK_SECRET", "")
+STRIPE_API_URL = os.environ.get("STRIPE_API_URL", "")  # empty: Stripe itself
+# What the platform keeps of each direct sale, in percent (0: the cooperative gets it all).
+DIRECT_SALE_FEE_PERCENT = float(os.environ.get("DIRECT_SALE_FEE_PERCENT", "0"))
+# How long a buyer has to pay; Stripe accepts 30 minutes to 24 hours. Stock is held meanwhile.
+DIRECT_CHECKOUT_MINUTES = int(os.environ.get("DIRECT_CHECKOUT_MINUTES", "30"))
+# Stripe's floor is about US$0.50 in the settlement currency; keep a margin (docs: stack.md §2).
+DIRECT_CHECKOUT_MIN_VND = 20_000
+DIRECT_CHECKOUT_MAX_VND = 99_999_999
+
+
+def sandbox_stripe(host: str, ports: dict[str, int]) -> dict:
+    """STRIPE_* settings pointing at the local Stripe sandbox."""
+    return {
+        "STRIPE_API_URL": f"http://{host}:{ports['stripe']}",
+        "STRIPE_SECRET_KEY": SANDBOX_CREDENTIALS["stripe"]["SECRET_KEY"],
+        "STRIPE_WEBHOOK_SECRET": SANDBOX_CREDENTIALS["stripe"]["WEBHOOK_SECRET"],
+    }
 
 
 def sandbox_marketplaces(host: str, ports: dict[str, int]) -> dict:
@@ -383,5 +407,5 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     # Wagtail runs its reference-index updates as immediate tasks and logs each one.
     # Wagtail logs every edit at INFO; the audit log in the database already records them.
-    "loggers": {"django_tasks": {"level": "WARNING"}, "wagtail": {"level": "WARNING"}},
+    "loggers": {"django_tasks": {"level": "WARNING"}, "wagtail": {"level": "WARNING"}, "stripe": {"level": "WARNING"}},
 }

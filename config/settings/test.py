@@ -32,6 +32,7 @@ LOGGING = {**LOGGING, "loggers": {**LOGGING["loggers"], "django.request": {"leve
 
 # Marketplaces: the sandboxes, started by the tests themselves on free ports.
 MARKETPLACES = sandbox_marketplaces(SANDBOX_HOST, SANDBOX_PORTS)  # noqa: F405
+globals().update(sandbox_stripe(SANDBOX_HOST, SANDBOX_PORTS))  # noqa: F405
 MARKETPLACE_TOKEN_KEYS = [derived_fernet_key(SECRET_KEY)]  # noqa: F405
 LISTING_REVIEW_CHECK_SECONDS = 1
 # Off unless a test turns it on: a page cached in Redis must not outlive the test that made it.

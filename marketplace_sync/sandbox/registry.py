@@ -10,6 +10,8 @@ SANDBOXES = {
     "lazada": "marketplace_sync.sandbox.lazada.LazadaSandbox",
     "tiktok_shop": "marketplace_sync.sandbox.tiktok_shop.TikTokShopSandbox",
     "tiki": "marketplace_sync.sandbox.tiki.TikiSandbox",
+    # Not a marketplace: Stripe, for direct purchases on the showcase.
+    "stripe": "marketplace_sync.sandbox.stripe.StripeSandbox",
 }
 
 

@@ -14,7 +14,7 @@ from django.urls import reverse
 
 from catalog import services as catalog_services
 from config.celery import app
-from config.settings.base import sandbox_marketplaces
+from config.settings.base import sandbox_marketplaces, sandbox_stripe
 from marketplace_sync.models import CategoryMapping, Channel, Listing, MarketplaceAccount
 from marketplace_sync.sandbox.base import SandboxServer
 from marketplace_sync.sandbox.registry import build_sandboxes
@@ -56,6 +56,8 @@ def sandboxes(settings, live_server):
     )
     server = SandboxServer(apps).start()
     settings.MARKETPLACES = sandbox_marketplaces("127.0.0.1", {**settings.SANDBOX_PORTS, **server.ports})
+    for name, value in sandbox_stripe("127.0.0.1", server.ports).items():
+        setattr(settings, name, value)
     settings.WEBHOOK_BASE_URL = live_server.url
     settings.WAGTAILADMIN_BASE_URL = live_server.url
     settings.MARKETPLACE_HTTP_TIMEOUT = (2.0, 2.0)

@@ -11,7 +11,7 @@ from marketplace_sync.views import callback_url, webhook_url
 
 
 class Command(BaseCommand):
-    help = "Serve the local marketplace sandboxes (Shopee, Lazada, TikTok Shop, Tiki) until interrupted."
+    help = "Serve the local sandboxes (Shopee, Lazada, TikTok Shop, Tiki and Stripe) until interrupted."
 
     def add_arguments(self, parser):
         parser.add_argument("--channel", action="append", choices=sorted(SANDBOXES), help="Only these sandboxes.")
