@@ -397,7 +397,9 @@ def _finish(job: SyncJob, status: str, error: str = "", *, next_attempt_at=None)
     return job.status
 
 
-def _apply_remote(listing: Listing, remote: RemoteListing) -> None:
+def _apply_remote(listing: Listing, remote: RemoteListing, *, refresh_only: bool = False) -> None:
+    """The marketplace's view of the item. A mere refresh of an item that is still live keeps
+    the error of a change it refused: that change has still not reached the marketplace."""
     state = LISTING_STATE_BY_REMOTE[remote.status]
     channel_name = listing.channel.name
     if state == Listing.Reported.REJECTED:
@@ -413,11 +415,14 @@ def _apply_remote(listing: Listing, remote: RemoteListing) -> None:
     _set_live_window(listing, state, now)
     listing.reported_state = state
     listing.raw_status, listing.raw_reason = remote.raw_status[:60], remote.reason
-    listing.explanation, listing.who_must_act = explanation.text, explanation.who_must_act
+    refusal_pending = refresh_only and was_live and state == Listing.Reported.LIVE and listing.last_error
+    if not refusal_pending:
+        listing.explanation, listing.who_must_act = explanation.text, explanation.who_must_act
+        listing.last_error = ""
     listing.external_id = remote.external_id or listing.external_id
     listing.external_sku_id = remote.sku_id or listing.external_sku_id
     listing.external_url = remote.url or listing.external_url
-    listing.last_synced_at, listing.last_error = now, ""
+    listing.last_synced_at = now
     listing.save()
     if was_live or state == Listing.Reported.LIVE:
         facts.product_facts_refresh([listing.product_id])
@@ -543,7 +548,7 @@ def _run_claimed(job: SyncJob) -> JobOutcome:
         if job.action == SyncJob.Action.PUBLISH and listing.desired_state == Listing.Desired.PUBLISHED:
             blocked = _not_ready(listing, connector)
             if blocked is not None:
-                _mark_listing(listing, Listing.Reported.NOT_SENT, blocked, blocked.text)
+                _mark_failure(listing, blocked, blocked.text, state=Listing.Reported.NOT_SENT)
                 _finish(job, SyncJob.Status.FAILED, blocked.text)
                 return JobOutcome(SyncJob.Status.FAILED)
         try:
@@ -563,13 +568,13 @@ def _run_claimed(job: SyncJob) -> JobOutcome:
         return JobOutcome(status, retry_after=error.retry_after)
     except PermanentError as error:
         explanation = explain.connector_error(channel_name, error)
-        _mark_listing(listing, Listing.Reported.FAILED, explanation, str(error))
+        _mark_failure(listing, explanation, str(error))
         _finish(job, SyncJob.Status.FAILED, str(error))
         return JobOutcome(SyncJob.Status.FAILED)
     with transaction.atomic():
         listing.refresh_from_db()
         if remote is not None:
-            _apply_remote(listing, remote)
+            _apply_remote(listing, remote, refresh_only=job.action == SyncJob.Action.REFRESH)
         elif job.action == SyncJob.Action.WITHDRAW:
             was_live = listing.reported_state == Listing.Reported.LIVE
             _set_live_window(listing, Listing.Reported.WITHDRAWN, timezone.now())
@@ -608,6 +613,22 @@ def _mark_listing(listing: Listing, state: str, explanation: explain.Explanation
         facts.product_facts_refresh([listing.product_id])
 
 
+def _mark_failure(
+    listing: Listing, explanation: explain.Explanation, error: str, *, state: str = Listing.Reported.FAILED
+) -> None:
+    """A change refused for an item that is live leaves it live: the marketplace still sells it
+    (with the old text, price or stock), so it still counts as listed; the error and what to do
+    are shown beside it. Anything else takes `state` (failed, not sent)."""
+    kept_live = Listing.objects.filter(pk=listing.pk, reported_state=Listing.Reported.LIVE).update(
+        explanation=explanation.text,
+        who_must_act=explanation.who_must_act,
+        last_error=error[:2000],
+        updated_at=timezone.now(),
+    )
+    if not kept_live:
+        _mark_listing(listing, state, explanation, error)
+
+
 def sync_job_give_up(*, job_id: int, error: str) -> None:
     """After the last retry: the job fails, and the listing says so."""
     job = SyncJob.objects.select_related("listing__channel").filter(pk=job_id).first()
@@ -619,7 +640,7 @@ def sync_job_give_up(*, job_id: int, error: str) -> None:
         % {"channel": job.listing.channel.name, "error": error},
         WhoMustAct.OPERATOR,
     )
-    _mark_listing(job.listing, Listing.Reported.FAILED, explanation, error)
+    _mark_failure(job.listing, explanation, error)
 
 
 def sync_jobs_requeue_stale(*, older_than: datetime.timedelta = datetime.timedelta(minutes=5)) -> int:

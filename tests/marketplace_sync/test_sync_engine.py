@@ -166,3 +166,33 @@ def test_stock_never_goes_below_the_safety_buffer_on_a_marketplace(
     offer = Offer.objects.get(product=product)
     assert offer.sellable_stock == 1
     assert services.credentials(account).shop_id == account.shop_id
+
+
+def test_a_refused_change_to_a_live_item_leaves_it_live_and_says_why(
+    client, sandboxes, worker, coop_a, member_a, officer
+):
+    """The marketplace keeps selling the item as it was; coverage must still count it listed."""
+    from marketplace_sync.models import ProductFacts
+
+    connect_shop(client, member_a, coop_a, "tiktok_shop")
+    product = approve(sellable_product(coop_a, member_a, name="Chè Shan tuyết cổ thụ Suối Giàng"), officer)
+    wait_until(lambda: listing_states(product).get("tiktok_shop") == Listing.Reported.LIVE, timeout=60, message="live")
+
+    # TikTok Shop wants a title of at least 25 characters: the new name is refused.
+    catalog_services.product_update_content(product=product, user=member_a, changes={"name": "Chè búp"})
+    approve(product, officer)
+
+    listing = wait_until(
+        lambda: Listing.objects.filter(product=product, channel__code="tiktok_shop").exclude(explanation="").first(),
+        timeout=30,
+        message="explained",
+    )
+    services.listing_request_sync(listing=listing, action=SyncJob.Action.REFRESH)  # still says why after
+    wait_until(
+        lambda: not SyncJob.objects.filter(listing=listing, status__in=["pending", "running"]).exists(),
+        message="refresh done",
+    )
+    listing.refresh_from_db()
+    assert listing.reported_state == Listing.Reported.LIVE
+    assert "TikTok" in listing.explanation and listing.who_must_act == WhoMustAct.COOPERATIVE
+    assert ProductFacts.objects.get(product=product).listed_now
