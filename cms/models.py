@@ -3,29 +3,47 @@ list is a routable page that reads approved products from the catalog."""
 
 from django.conf import settings
 from django.core.paginator import Paginator
+from django.db import models
 from django.shortcuts import get_object_or_404
 from django.urls import translate_url
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
-from wagtail.admin.panels import FieldPanel
+from modelcluster.fields import ParentalKey
+from wagtail.admin.panels import FieldPanel, InlinePanel
 from wagtail.contrib.routable_page.models import RoutablePageMixin, path
 from wagtail.fields import RichTextField
-from wagtail.models import Page
+from wagtail.models import Orderable, Page
+from wagtail.search import index
 
 from catalog import selectors as catalog_selectors
 from cooperatives.models import Cooperative
 from marketplace_sync import coverage
 from marketplace_sync import selectors as sync_selectors
 
-from . import seo, showcase
+from . import selectors, seo, showcase
 
 PRODUCTS_PER_PAGE = 24
+NEWS_PER_PAGE = 10
+NEWS_ON_HOME = 3
 
 
 class HomePage(Page):
     intro = RichTextField(_("introduction"), blank=True)
 
-    content_panels = Page.content_panels + [FieldPanel("intro")]
-    subpage_types = ["cms.ProductIndexPage", "cms.StandardPage", "cms.ProgressPage"]
+    content_panels = Page.content_panels + [
+        FieldPanel("intro"),
+        InlinePanel(
+            "featured_products",
+            heading=_("Featured products"),
+            label=_("Featured product"),
+            max_num=selectors.FEATURED_PRODUCTS_ON_HOME,
+            help_text=_(
+                "Shown on the home page in this order, approved products only. With none chosen, the home page "
+                "shows the newest approved products."
+            ),
+        ),
+    ]
+    subpage_types = ["cms.ProductIndexPage", "cms.StandardPage", "cms.ProgressPage", "cms.NewsIndexPage"]
     max_count = 1
 
     class Meta:
@@ -36,7 +54,32 @@ class HomePage(Page):
         context["product_index"] = ProductIndexPage.objects.live().descendant_of(self).first()
         context["progress_page"] = ProgressPage.objects.live().descendant_of(self).first()
         context["coverage"] = coverage.coverage_table().total
+        # Read through the relation, not the table: a preview shows the editor's unpublished choice.
+        chosen = [featured.product_id for featured in self.featured_products.all()]
+        context["featured_products"] = selectors.featured_products(chosen)
+        context["news_index"] = NewsIndexPage.objects.live().descendant_of(self).first()
+        context["latest_news"] = selectors.newest_first(NewsPage.objects.live().public().descendant_of(self))[
+            :NEWS_ON_HOME
+        ]
         return context
+
+
+class HomeFeaturedProduct(Orderable):
+    """A product the editors put on the home page. Part of the home page's revisions, so a new
+    choice shows only once the page is published; a product that is not (or no longer)
+    approved is skipped when the page is shown, never removed from the editors' list."""
+
+    page = ParentalKey(HomePage, on_delete=models.CASCADE, related_name="featured_products")
+    product = models.ForeignKey(
+        "catalog.Product", verbose_name=_("product"), on_delete=models.CASCADE, related_name="+"
+    )
+
+    # A ForeignKey to a snippet model gets Wagtail's snippet chooser as its widget.
+    panels = [FieldPanel("product")]
+
+    class Meta(Orderable.Meta):
+        verbose_name = _("featured product")
+        verbose_name_plural = _("featured products")
 
 
 class ProductIndexPage(RoutablePageMixin, Page):
@@ -111,9 +154,60 @@ class StandardPage(Page):
 
     content_panels = Page.content_panels + [FieldPanel("body")]
     parent_page_types = ["cms.HomePage", "cms.StandardPage"]
+    subpage_types = ["cms.StandardPage"]
 
     class Meta:
         verbose_name = _("standard page")
+
+
+class NewsIndexPage(Page):
+    """The trade department's news about the programme, newest first."""
+
+    intro = RichTextField(_("introduction"), blank=True)
+
+    content_panels = Page.content_panels + [FieldPanel("intro")]
+    parent_page_types = ["cms.HomePage"]
+    subpage_types = ["cms.NewsPage"]
+    max_count = 1
+
+    class Meta:
+        verbose_name = _("news list page")
+
+    def get_context(self, request, *args, **kwargs):
+        context = super().get_context(request, *args, **kwargs)
+        news = selectors.newest_first(NewsPage.objects.live().public().child_of(self), with_thumbnails=True)
+        context["page_obj"] = Paginator(news, NEWS_PER_PAGE).get_page(request.GET.get("page"))
+        return context
+
+
+class NewsPage(Page):
+    date = models.DateField(_("date"), default=timezone.localdate, help_text=_("News items are listed newest first."))
+    intro = models.TextField(
+        _("summary"), max_length=300, help_text=_("One or two sentences, shown in the news list and on the home page.")
+    )
+    body = RichTextField(_("body"), blank=True)
+    image = models.ForeignKey(
+        "wagtailimages.Image",
+        verbose_name=_("image"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",  # no reverse accessor on Image: it is shared by every app
+    )
+
+    content_panels = Page.content_panels + [
+        FieldPanel("date"),
+        FieldPanel("intro"),
+        FieldPanel("image"),
+        FieldPanel("body"),
+    ]
+    search_fields = Page.search_fields + [index.SearchField("intro"), index.SearchField("body")]
+    parent_page_types = ["cms.NewsIndexPage"]
+    subpage_types: list[str] = []
+
+    class Meta:
+        verbose_name = _("news item")
+        verbose_name_plural = _("news items")
 
 
 class ProgressPage(Page):

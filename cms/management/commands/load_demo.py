@@ -20,6 +20,7 @@ from django.contrib.auth.models import Group
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from wagtail.log_actions import LogContext
 
@@ -64,6 +65,39 @@ STAFF_ACCOUNTS = [
 MEMBER_ACCOUNT = ("htx.khenam", "Hoàng Văn Khánh")
 HELPER_ACCOUNT = ("hotro.vanchan", "Lường Thị Hoa", "Tổ công nghệ số cộng đồng xã Văn Chấn")
 
+# The demo's news: facts from ../shared/docs/ocop.md and the progress page's own definitions.
+DEMO_NEWS = [
+    {
+        "title": "Mục tiêu: 100% sản phẩm OCOP lên sàn thương mại điện tử và có giao dịch phát sinh",
+        "slug": "muc-tieu-100-san-pham-ocop-len-san",
+        "intro": (
+            "Trang Tiến độ cho biết bao nhiêu sản phẩm OCOP còn hiệu lực đã lên sàn thương mại điện tử và đã "
+            "có đơn hàng, theo từng xã và từng sàn."
+        ),
+        "body": (
+            "<p>Mục tiêu của tỉnh: 100% sản phẩm OCOP lên sàn thương mại điện tử và có giao dịch phát sinh.</p>"
+            "<p>Một sản phẩm được tính là đã lên sàn khi có giấy chứng nhận OCOP còn hiệu lực và đang bán trên ít "
+            "nhất một kênh được tính (Shopee, Lazada, TikTok Shop, Tiki, Postmart, Voso hoặc trang giới thiệu "
+            "sản phẩm của tỉnh). Sản phẩm được tính là có giao dịch khi có ít nhất một đơn hàng đã thanh toán, "
+            "đang giao hoặc đã hoàn tất; đơn bị huỷ hoặc trả lại không được tính.</p>"
+        ),
+    },
+    {
+        "title": "Giấy chứng nhận OCOP có hiệu lực 36 tháng",
+        "slug": "giay-chung-nhan-ocop-hieu-luc-36-thang",
+        "date": datetime.date(2023, 12, 28),
+        "intro": (
+            "Quyết định 2585/QĐ-UBND ngày 28/12/2023 của UBND tỉnh Yên Bái công nhận sáu sản phẩm đạt OCOP 4 sao; "
+            "giấy chứng nhận có hiệu lực 36 tháng kể từ ngày quyết định."
+        ),
+        "body": (
+            "<p>Trên trang này, một sản phẩm chỉ hiện số sao khi giấy chứng nhận OCOP của sản phẩm đã được xác "
+            "minh và còn hiệu lực. Khi giấy chứng nhận hết hạn, sản phẩm vẫn được giới thiệu nhưng không kèm số "
+            "sao cho đến khi được đánh giá lại.</p>"
+        ),
+    },
+]
+
 
 class Command(BaseCommand):
     help = "Load the real Yên Bái OCOP register and demo accounts, and take a few products through review."
@@ -83,6 +117,8 @@ class Command(BaseCommand):
         self._import_register(officer)
         self._flow(officer)
         self._progress_page()
+        self._news()
+        self._direct_sales()
         self._print_logins(logins)
 
     def _progress_page(self):
@@ -101,6 +137,34 @@ class Command(BaseCommand):
                 ),
             )
         )
+
+    def _direct_sales(self):
+        """The member's cooperatives sell directly on the showcase (Stripe sandbox), so the demo
+        shows "Mua trực tiếp". The bank details are marked as the demo's, not the cooperative's."""
+        for plan in MEMBER_PRODUCTS:
+            cooperative = self._product(plan.register_code).cooperative
+            if cooperative.sells_direct:
+                continue
+            cooperative.sells_direct = True
+            cooperative.bank_account_name = cooperative.name
+            cooperative.bank_account_number = "DEMO-0000000000"
+            cooperative.bank_name = _("Demo bank (illustrative)")
+            cooperative.save(update_fields=["sells_direct", "bank_account_name", "bank_account_number", "bank_name"])
+
+    def _news(self):
+        """The news section under the home page, with two items on the programme (each once).
+        Only facts from the sources: the province's target, and QĐ 2585/QĐ-UBND."""
+        from cms.models import HomePage, NewsIndexPage, NewsPage
+
+        home = HomePage.objects.first()
+        if home is None:
+            return
+        index = NewsIndexPage.objects.first()
+        if index is None:
+            index = home.add_child(instance=NewsIndexPage(title="Tin tức", slug="tin-tuc"))
+        for news in DEMO_NEWS:
+            if not NewsPage.objects.filter(slug=news["slug"]).exists():
+                index.add_child(instance=NewsPage(**{"date": timezone.localdate(), **news}))
 
     # --- accounts ------------------------------------------------------------------------
 
