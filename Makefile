@@ -68,6 +68,7 @@ bench: $(VENV)/.installed
 	$(PY) benchmarks/import_register.py
 	$(PY) benchmarks/sync_throughput.py
 	$(PY) benchmarks/coverage.py
+	$(PY) benchmarks/showcase_load.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache
