@@ -22,6 +22,7 @@ NOT_CACHED_PREFIXES = (
     "/media/",
     "/static/",
     "/i18n/",
+    "/healthz/",  # a liveness probe must reach the application
     # A buyer's own checkout: a form with a CSRF token, and a result that changes by the second.
     "/mua-truc-tiep/",
     "/en/mua-truc-tiep/",

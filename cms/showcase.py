@@ -5,11 +5,15 @@ have, so a visitor never picks a filter that shows nothing. A fixed number of qu
 the catalogue's size."""
 
 from django import forms
+from django.conf import settings
+from django.core.cache import cache
 from django.db.models import Exists, OuterRef, QuerySet
 from django.db.models.functions import Coalesce
 from django.utils import timezone
+from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
+from catalog import public_cache
 from marketplace_sync import coverage
 from marketplace_sync.models import Channel, Listing
 
@@ -27,17 +31,21 @@ class ProductFilterForm(forms.Form):
     def __init__(self, *args, products: QuerySet, **kwargs):
         super().__init__(*args, **kwargs)
         self.products = products
-        self.units = coverage.unit_rollup(set(_unit_ids(products)), "commune")
-        communes = sorted({value for key, value in self.units.items() if key is not None and value[0] != "-"},
-                          key=lambda item: item[1])  # fmt: skip
-        self.fields["commune"].choices = [("", _("All")), *communes]
-        groups = products.exclude(category=None).values_list("category__group_code", "category__group").distinct()
-        self.fields["group"].choices = [("", _("All")), *sorted(set(groups), key=lambda item: item[1])]
-        live = Listing.objects.filter(reported_state=Listing.Reported.LIVE).exclude(external_url="")
-        channels = Channel.objects.filter(
-            kind__in=(Channel.Kind.API, Channel.Kind.EXPORT), is_active=True, code__in=live.values("channel__code")
-        ).order_by("sort_order")
-        self.fields["channel"].choices = [("", _("All")), *channels.values_list("code", "name")]
+        # The choices change only with the public content: computed once per content version
+        # and language (rolling 423 old communes up to 2025 ones is the costly part), when the
+        # public cache is on (a shared cache that every process bumps; see public_cache).
+        if settings.PUBLIC_PAGE_CACHE_SECONDS > 0:
+            key = f"showcase-filter-choices:{public_cache.version()}:{get_language()}"
+            choices = cache.get(key)
+            if choices is None:
+                choices = _choices(products)
+                cache.set(key, choices, settings.PUBLIC_PAGE_CACHE_SECONDS)
+        else:
+            choices = _choices(products)
+        self.units = choices["units"]
+        self.fields["commune"].choices = [("", _("All")), *choices["communes"]]
+        self.fields["group"].choices = [("", _("All")), *choices["groups"]]
+        self.fields["channel"].choices = [("", _("All")), *choices["channels"]]
 
     def filter(self) -> QuerySet:
         products = self.products
@@ -76,9 +84,30 @@ class ProductFilterForm(forms.Form):
         return query.urlencode()
 
 
+def _choices(products: QuerySet) -> dict:
+    units = coverage.unit_rollup(set(_unit_ids(products)), "commune")
+    communes = sorted({value for key, value in units.items() if key is not None and value[0] != "-"},
+                      key=lambda item: item[1])  # fmt: skip
+    # order_by(): the list's own ordering would join the DISTINCT and return every row.
+    groups = (
+        products.exclude(category=None).order_by().values_list("category__group_code", "category__group").distinct()
+    )
+    live = Listing.objects.filter(reported_state=Listing.Reported.LIVE).exclude(external_url="")
+    channels = Channel.objects.filter(
+        kind__in=(Channel.Kind.API, Channel.Kind.EXPORT), is_active=True, code__in=live.values("channel__code")
+    ).order_by("sort_order")
+    return {
+        "units": units,
+        "communes": [(code, str(label)) for code, label in communes],
+        "groups": sorted(set(groups), key=lambda item: item[1]),
+        "channels": list(channels.values_list("code", "name")),
+    }
+
+
 def _unit_ids(products: QuerySet) -> list[int]:
     return list(
         products.annotate(unit_id=Coalesce("origin_commune_id", "cooperative__commune_id"))
+        .order_by()
         .values_list("unit_id", flat=True)
         .distinct()
     )

@@ -75,3 +75,32 @@ def test_signed_in_people_and_the_admin_are_never_served_a_cached_page(client, c
     client.force_login(officer)
     response = client.get(product_url(product))
     assert not response.has_header("X-Public-Cache")
+
+
+def test_the_list_filters_are_worked_out_once_per_content_version(client, coop_a, coop_b, member_a, member_b, officer):
+    """A visitor with a cookie always gets a fresh page, but the filter choices (old communes
+    rolled up to 2025 ones) come from the cache until the content changes."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from cooperatives.models import AdministrativeUnit
+    from cooperatives.units import load_administrative_units
+
+    load_administrative_units()
+    first_commune, second_commune = AdministrativeUnit.objects.filter(level="commune", valid_to=None)[:2]
+    coop_a.commune, coop_b.commune = first_commune, second_commune
+    coop_a.save()
+    coop_b.save()
+    approve(sellable_product(coop_a, member_a), officer)
+    index_url = ProductIndexPage.objects.get().url
+    client.cookies["seen"] = "1"  # no whole-page cache for this visitor
+    with CaptureQueriesContext(connection) as first:
+        client.get(index_url)
+    with CaptureQueriesContext(connection) as second:
+        page = client.get(index_url)
+    assert len(second) < len(first)
+    assert [c for c, _label in page.context["form"].fields["commune"].choices if c] == [first_commune.code]
+
+    approve(sellable_product(coop_b, member_b, name="Mật ong bạc hà"), officer)  # bumps the version
+    choices = client.get(index_url).context["form"].fields["commune"].choices
+    assert {c for c, _label in choices if c} == {first_commune.code, second_commune.code}
