@@ -13,7 +13,8 @@ from .models import Listing, SyncJob
 def _listing(request, pk) -> Listing:
     if not request.user.has_perm("marketplace_sync.change_listing"):
         raise PermissionDenied
-    return get_object_or_404(Listing.objects.select_related("channel", "product"), pk=pk)
+    # The showcase's own listings (no shop) are never sent anywhere.
+    return get_object_or_404(Listing.objects.select_related("channel", "product"), pk=pk, account__isnull=False)
 
 
 @require_POST

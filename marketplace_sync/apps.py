@@ -9,6 +9,11 @@ class MarketplaceSyncConfig(AppConfig):
     verbose_name = _("Marketplaces")
 
     def ready(self):
-        from . import portal, services  # noqa: F401
+        from django.db.models.signals import post_save
+
+        from cooperatives.models import Cooperative
+
+        from . import direct_sales, portal, services  # noqa: F401
 
         services.connect_catalog_hooks()
+        post_save.connect(direct_sales.on_cooperative_saved, sender=Cooperative, dispatch_uid="showcase-listings")

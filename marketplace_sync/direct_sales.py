@@ -36,7 +36,7 @@ from catalog.models import Offer, Product
 from catalog.templatetags.catalog_tags import vnd
 
 from . import facts, stripe_gateway
-from .models import Channel, DirectCheckout, InboundEvent, Order, OrderLine, SellerLedgerEntry
+from .models import Channel, DirectCheckout, InboundEvent, Listing, Order, OrderLine, SellerLedgerEntry
 
 logger = logging.getLogger(__name__)
 
@@ -82,6 +82,63 @@ def direct_offer(product: Product) -> DirectOffer:
     if least > most:
         return DirectOffer(False, 0)
     return DirectOffer(True, most)
+
+
+def _sells_directly(product: Product) -> bool:
+    """On sale on the showcase, whatever the stock: approved, a cooperative that sells
+    directly, a real price Stripe can take."""
+    offer = getattr(product, "offer", None)
+    return bool(
+        product.live
+        and stripe_gateway.is_configured()
+        and product.cooperative is not None
+        and product.cooperative.sells_direct
+        and offer is not None
+        and offer.price_vnd
+        and offer.price_vnd <= settings.DIRECT_CHECKOUT_MAX_VND
+        and (settings.OCOP_ALLOW_DEMO_DATA or not offer.is_illustrative)
+    )
+
+
+def showcase_listings_refresh(product_ids) -> int:
+    """The showcase's own listings: live while the product can be bought directly there, so
+    coverage counts it as listed on the province's showcase (and a direct sale is never a sale
+    of an unlisted product). Returns how many changed."""
+    from .services import _set_live_window
+
+    showcase = Channel.objects.get(code="showcase")
+    products = Product.objects.filter(pk__in=list(product_ids)).select_related("cooperative", "offer")
+    existing = {
+        listing.product_id: listing
+        for listing in Listing.objects.filter(channel=showcase, account=None, product_id__in=list(product_ids))
+    }
+    now, changed = timezone.now(), []
+    for product in products:
+        wanted = _sells_directly(product)
+        listing = existing.get(product.pk)
+        if listing is None:
+            if not wanted:
+                continue
+            listing = Listing(product=product, channel=showcase, account=None)
+        state = Listing.Reported.LIVE if wanted else Listing.Reported.WITHDRAWN
+        if listing.pk and listing.reported_state == state:
+            continue
+        _set_live_window(listing, state, now)
+        listing.reported_state = state
+        listing.desired_state = Listing.Desired.PUBLISHED if wanted else Listing.Desired.WITHDRAWN
+        listing.last_synced_at = now
+        listing.save()
+        changed.append(product.pk)
+    if changed:
+        facts.product_facts_refresh(changed)
+    return len(changed)
+
+
+def on_cooperative_saved(sender, instance, **kwargs) -> None:
+    """Switching direct sales on or off lists or delists the cooperative's products."""
+    if kwargs.get("raw"):
+        return
+    showcase_listings_refresh(Product.objects.filter(cooperative=instance).values_list("pk", flat=True))
 
 
 def minimum_quantity(price_vnd: int) -> int:

@@ -169,8 +169,14 @@ class Listing(models.Model):
         FAILED = "failed", _("Failed, retrying")
 
     product = models.ForeignKey(Product, verbose_name=_("product"), on_delete=models.PROTECT, related_name="listings")
+    # Empty for the province's showcase, where the platform itself sells (direct_sales).
     account = models.ForeignKey(
-        MarketplaceAccount, verbose_name=_("shop"), on_delete=models.PROTECT, related_name="listings"
+        MarketplaceAccount,
+        verbose_name=_("shop"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="listings",
     )
     # Denormalised from the account so the marketplace's item id can be unique per channel.
     channel = models.ForeignKey(Channel, verbose_name=_("channel"), on_delete=models.PROTECT, related_name="+")
@@ -205,6 +211,11 @@ class Listing(models.Model):
         verbose_name_plural = _("listings")
         constraints = [
             models.UniqueConstraint(fields=["product", "account"], name="listing_one_per_product_account"),
+            models.UniqueConstraint(
+                fields=["product", "channel"],
+                condition=Q(account__isnull=True),
+                name="listing_one_per_product_no_account",
+            ),
             models.UniqueConstraint(
                 fields=["channel", "external_id"], condition=~Q(external_id=""), name="listing_item_unique_per_channel"
             ),

@@ -27,7 +27,7 @@ from catalog import hooks as catalog_hooks
 from catalog import public_cache, readiness
 from catalog.models import Offer, Product
 
-from . import explain, facts, quality, ratelimit, registry
+from . import direct_sales, explain, facts, quality, ratelimit, registry
 from .connectors.base import (
     AuthorizationRevoked,
     CallRecord,
@@ -304,6 +304,7 @@ def listings_plan_for_product(*, product: Product, accounts=None, user=None) -> 
 
 def _on_product_published(*, product: Product) -> None:
     listings_plan_for_product(product=product)
+    direct_sales.showcase_listings_refresh([product.pk])
     quality.quality_refresh([product.pk])  # also refreshed every night
 
 
@@ -322,10 +323,13 @@ def _on_product_unpublished(*, product: Product) -> None:
         listing.save(update_fields=["desired_state", "updated_at"])
         if listing.external_id and registry.has_connector(listing.channel.code):
             listing_request_sync(listing=listing, action=SyncJob.Action.WITHDRAW)
+    direct_sales.showcase_listings_refresh([product.pk])
 
 
 def _on_offer_changed(*, product: Product, offer: Offer) -> None:
-    """New price or stock reaches every listing the marketplace knows about."""
+    """New price or stock reaches every listing the marketplace knows about (and a price
+    decides whether the showcase sells it directly)."""
+    direct_sales.showcase_listings_refresh([product.pk])
     for listing in Listing.objects.filter(product=product, desired_state=Listing.Desired.PUBLISHED).exclude(
         external_id=""
     ):

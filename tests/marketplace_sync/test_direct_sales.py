@@ -381,3 +381,29 @@ def _product_url(product) -> str:
 
     index = ProductIndexPage.objects.live().first()
     return index.url + index.reverse_subpage("product_detail", args=[product.pk])
+
+
+def test_a_product_sold_directly_is_listed_on_the_showcase_for_coverage(coop_a, member_a, officer):
+    """Coverage counts the province's showcase as a channel: a product is listed there while it
+    can be bought directly, so a direct sale never belongs to an unlisted product."""
+    from marketplace_sync import coverage
+    from marketplace_sync.models import Listing
+
+    product = approve(sellable_product(coop_a, member_a), officer)
+    assert not Listing.objects.filter(product=product, channel__code="showcase").exists()
+
+    coop_a.sells_direct, coop_a.bank_account_name, coop_a.bank_account_number = True, "HTX A", "0123456789"
+    coop_a.save()
+
+    listing = Listing.objects.get(product=product, channel__code="showcase")
+    assert listing.account is None and listing.reported_state == Listing.Reported.LIVE
+    assert ProductFacts.objects.get(product=product).live_channels == "showcase"
+    assert coverage.coverage_table().total.listed == 1
+    assert not listing.jobs.exists()  # nothing is ever sent anywhere for it
+
+    coop_a.sells_direct = False
+    coop_a.save()
+
+    listing.refresh_from_db()
+    assert listing.reported_state == Listing.Reported.WITHDRAWN and listing.live_until is not None
+    assert coverage.coverage_table().total.listed == 0

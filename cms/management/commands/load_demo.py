@@ -32,6 +32,7 @@ from cooperatives.models import Cooperative, Membership
 from cooperatives.roles import OFFICERS, SITE_EDITORS, VIEWERS
 from cooperatives.services import generate_password, membership_add
 from cooperatives.units import load_administrative_units
+from marketplace_sync import direct_sales
 
 # The register products the demo completes: certificates whose decision date the sources
 # state (QĐ 2585/QĐ-UBND of 28/12/2023 and QĐ 816/QĐ-UBND of 26/4/2024), plus one without.
@@ -143,7 +144,10 @@ class Command(BaseCommand):
         shows "Mua trực tiếp". The bank details are marked as the demo's, not the cooperative's."""
         for plan in MEMBER_PRODUCTS:
             cooperative = self._product(plan.register_code).cooperative
-            if cooperative.sells_direct:
+            if cooperative.sells_direct:  # an earlier run: make sure its showcase listings exist
+                direct_sales.showcase_listings_refresh(
+                    Product.objects.filter(cooperative=cooperative).values_list("pk", flat=True)
+                )
                 continue
             cooperative.sells_direct = True
             cooperative.bank_account_name = cooperative.name
