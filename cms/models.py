@@ -21,6 +21,7 @@ from marketplace_sync import coverage
 from marketplace_sync import selectors as sync_selectors
 
 from . import selectors, seo, showcase
+from .choosers import approved_product_chooser
 
 PRODUCTS_PER_PAGE = 24
 NEWS_PER_PAGE = 10
@@ -71,11 +72,14 @@ class HomeFeaturedProduct(Orderable):
 
     page = ParentalKey(HomePage, on_delete=models.CASCADE, related_name="featured_products")
     product = models.ForeignKey(
-        "catalog.Product", verbose_name=_("product"), on_delete=models.CASCADE, related_name="+"
+        "catalog.Product",
+        verbose_name=_("product"),
+        on_delete=models.CASCADE,
+        related_name="+",
+        limit_choices_to={"live": True},  # the form refuses a draft, whatever is posted
     )
 
-    # A ForeignKey to a snippet model gets Wagtail's snippet chooser as its widget.
-    panels = [FieldPanel("product")]
+    panels = [FieldPanel("product", widget=approved_product_chooser.widget_class)]
 
     class Meta(Orderable.Meta):
         verbose_name = _("featured product")

@@ -108,13 +108,14 @@ def test_a_site_editor_chooses_featured_products_with_the_product_chooser(client
     home = HomePage.objects.get()
     client.force_login(site_editor)
     edit_url = reverse("wagtailadmin_pages:edit", args=[home.pk])
-    chooser_url = reverse("wagtailsnippetchoosers_catalog_product:choose")
+    chooser_url = reverse("approved_product_chooser:choose")
 
     editor = client.get(edit_url)
     chooser = client.get(chooser_url)
 
     assert editor.status_code == 200 and chooser_url in editor.content.decode()
     assert chooser.status_code == 200 and "Miến đao" in chooser.json()["html"]
+    assert shelf["draft"].name not in chooser.json()["html"]  # only approved products to choose from
 
     response = client.post(
         edit_url,
