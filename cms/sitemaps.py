@@ -1,6 +1,7 @@
 """/sitemap.xml: the site's pages (Wagtail), every approved product and its producer."""
 
 from django.contrib.sitemaps import Sitemap
+from django.utils.functional import cached_property
 
 from catalog.models import Product
 from cooperatives.models import Cooperative
@@ -22,8 +23,13 @@ class ProductSitemap(Sitemap):
             return Product.objects.none()
         return Product.objects.filter(live=True).only("pk", "last_published_at", "updated_at").order_by("pk")
 
+    @cached_property
+    def index_url(self) -> str:
+        # Page.url looks the site up in the cache: once per sitemap, not once per product.
+        return self.index.url
+
     def location(self, product):
-        return self.index.url + self.index.reverse_subpage("product_detail", args=[product.pk]).lstrip("/")
+        return self.index_url + self.index.reverse_subpage("product_detail", args=[product.pk]).lstrip("/")
 
     def lastmod(self, product):
         return product.last_published_at or product.updated_at
@@ -44,5 +50,9 @@ class CooperativeSitemap(Sitemap):
             return Cooperative.objects.none()
         return Cooperative.objects.filter(products__live=True).distinct().only("pk", "slug").order_by("pk")
 
+    @cached_property
+    def index_url(self) -> str:
+        return self.index.url
+
     def location(self, cooperative):
-        return self.index.url + self.index.reverse_subpage("cooperative_detail", args=[cooperative.slug]).lstrip("/")
+        return self.index_url + self.index.reverse_subpage("cooperative_detail", args=[cooperative.slug]).lstrip("/")
