@@ -10,7 +10,7 @@ from wagtail.admin.ui.tables import BooleanColumn, Column, UpdatedAtColumn
 from wagtail.admin.viewsets.model import ModelViewSet
 from wagtail.log_actions import LogFormatter
 from wagtail.snippets.models import register_snippet
-from wagtail.snippets.views.snippets import SnippetViewSet, SnippetViewSetGroup
+from wagtail.snippets.views.snippets import EditView, SnippetViewSet, SnippetViewSetGroup
 
 from . import admin_views
 from .models import CatalogLogEntry, Certificate, Offer, Product
@@ -43,8 +43,20 @@ class ReadOnlyPanel(Panel):
             return context
 
 
+class ProductEditView(EditView):
+    def save_instance(self):
+        # As Wagtail's page editor does: "Approve" or "Request changes" on an unchanged form acts
+        # on the version under review instead of first saving a copy of it as the officer's,
+        # which (WAGTAIL_WORKFLOW_REQUIRE_REAPPROVAL_ON_EDIT) restarted the review every time.
+        if self.action == "workflow-action" and not self.form.has_changed():
+            self.new_revision = self.object.latest_revision
+            return self.object
+        return super().save_instance()
+
+
 class ProductViewSet(SnippetViewSet):
     model = Product
+    edit_view_class = ProductEditView
     icon = "tag"
     menu_label = _("OCOP products")
     menu_order = 200

@@ -318,16 +318,6 @@ def step_officer_approves(journey: Journey) -> None:
 
     certificate = Certificate.objects.get(product=journey.product, decision_number=DECISION_NUMBER)
     verify = page.get_by_role("button", name=t("Verify"), exact=True)
-    verify_url = reverse("catalog_certificate_verify", args=[certificate.pk])
-    if verify.evaluate("button => button.form.getAttribute('action')") != verify_url:
-        # APP BUG (reported): catalog/templates/catalog/admin/product_facts_panel.html puts the
-        # "Verify" <form> inside Wagtail's edit <form>; the browser drops the nested form, so the
-        # button saves the whole product edit form instead ("… updated") and verifies nothing
-        # (and the nested form renders no CSRF token either). Until that is fixed, the button is
-        # pointed at its intended address (posting the edit form's CSRF token) before the click;
-        # once fixed, this branch is skipped and the plain click below does the work.
-        logger.warning("Known app bug: the admin's Verify button submits the product edit form; worked around.")
-        verify.evaluate("(button, url) => { button.formAction = url; }", verify_url)
     verify.click()
     verified = t("Certificate %(number)s of %(product)s verified.", number=DECISION_NUMBER, product=PRODUCT_NAME)
     expect(page.get_by_text(verified)).to_be_visible()
@@ -336,17 +326,13 @@ def step_officer_approves(journey: Journey) -> None:
 
     journey.shot(page, "officer-certificate-verified")
 
-    # Approve from the dashboard's "Awaiting your review", as the README describes. APP BUG
-    # (reported): the edit page's own "More actions → Approve" first saves the form as a new
-    # revision by the officer, so with WAGTAIL_WORKFLOW_REQUIRE_REAPPROVAL_ON_EDIT the approval
-    # lands on the member's (now older) revision, the task restarts on the officer's revision,
-    # and the product stays in review.
+    # Approve right there, on the product's edit page (More actions → Approve): an unchanged
+    # form must approve the member's version, not save a copy of it and restart the review.
+    page.get_by_role("button", name=t("More actions")).click()
+    page.get_by_role("button", name=t("Approve"), exact=True).click()
     page.goto("/admin/")
-    row = awaiting.get_by_role("row").filter(has=page.get_by_role("link", name=PRODUCT_NAME))
-    row.get_by_role("button", name=t("Actions")).click()
-    row.get_by_role("button", name=t("Approve"), exact=True).click()
-    expect(page.get_by_role("link", name=PRODUCT_NAME)).to_have_count(0)  # no longer awaiting review
-    expect(page.get_by_role("link", name=t("Coverage"), exact=True)).to_be_visible()  # the dashboard again
+    expect(page.get_by_role("link", name=t("Coverage"), exact=True)).to_be_visible()  # the dashboard
+    expect(awaiting.get_by_role("link", name=PRODUCT_NAME)).to_have_count(0)  # no longer awaiting review
     journey.shot(page, "officer-approved")
     journey.product.refresh_from_db()
     assert journey.product.live and journey.product.current_workflow_state is None
