@@ -391,7 +391,8 @@ def register_import_apply(*, register_import: RegisterImport, user) -> RegisterI
     if register_import.status != RegisterImport.Status.VALID:
         raise CatalogError(_("Only a file that passed the check can be imported. Check it again first."))
     register_import.status = RegisterImport.Status.PENDING
-    register_import.save(update_fields=["status"])
+    register_import.processed_rows = 0  # the progress shown is the import's, not the check's
+    register_import.save(update_fields=["status", "processed_rows"])
     _enqueue_register_task(apply_register_import_task, register_import.pk)
     return register_import
 

@@ -769,3 +769,18 @@ def test_the_downloadable_templates_have_the_documented_headers():
 def test_the_documentation_lists_every_column():
     text = (Path(settings.BASE_DIR) / "docs" / "register-format.md").read_text(encoding="utf-8")
     assert all(f"| {column.header} |" in text for column in COLUMNS)
+
+
+@pytest.mark.django_db
+def test_starting_the_import_shows_the_imports_progress_not_the_checks(reference, officer):
+    from catalog.services import register_import_apply
+
+    content = io.BytesIO()
+    write_xlsx_to(content, [good_row(1), good_row(2)])
+    upload = RegisterImport.objects.create(original_filename="so.xlsx", uploaded_by=officer)
+    upload.file.save("so.xlsx", ContentFile(content.getvalue()))
+    run_register_import(upload, apply=False)
+
+    started = register_import_apply(register_import=upload, user=officer)
+
+    assert (started.status, started.processed_rows, started.total_rows) == ("pending", 0, 2)
