@@ -185,6 +185,9 @@ class Product(WorkflowMixin, DraftStateMixin, LockableMixin, RevisionMixin, Clus
             # Trigram indexes serve `contains` on PostgreSQL; elsewhere a plain index (unused).
             GinIndex(fields=["search_name"], opclasses=["gin_trgm_ops"], name="product_search_name_trgm"),
             GinIndex(fields=["search_text"], opclasses=["gin_trgm_ops"], name="product_search_text_trgm"),
+            # The showcase's list: approved products by name, a page at a time without sorting
+            # every approved product first.
+            models.Index(fields=["name", "id"], condition=Q(live=True), name="product_live_by_name"),
         ]
 
     def __str__(self) -> str:

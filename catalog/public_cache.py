@@ -25,3 +25,21 @@ def bump(**_signal_kwargs) -> None:
         cache.incr(VERSION_KEY)
     except ValueError:  # no version yet, or it was evicted
         cache.set(VERSION_KEY, int(time.time() * 1000), None)
+
+
+def cached(name: str, compute):
+    """`compute()` once per public content version (and language), for the parts of a page
+    that are costly and change only with the content: a visitor with a cookie, who always gets
+    a freshly rendered page, still skips them. Only when the public cache is on (a cache every
+    process shares and bumps); otherwise computed every time."""
+    from django.conf import settings
+    from django.utils.translation import get_language
+
+    if settings.PUBLIC_PAGE_CACHE_SECONDS <= 0:
+        return compute()
+    key = f"public-part:{name}:{version()}:{get_language()}"
+    value = cache.get(key)
+    if value is None:
+        value = compute()
+        cache.set(key, value, settings.PUBLIC_PAGE_CACHE_SECONDS)
+    return value

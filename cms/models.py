@@ -15,6 +15,7 @@ from wagtail.fields import RichTextField
 from wagtail.models import Orderable, Page
 from wagtail.search import index
 
+from catalog import public_cache
 from catalog import selectors as catalog_selectors
 from cooperatives.models import Cooperative
 from marketplace_sync import coverage
@@ -54,7 +55,9 @@ class HomePage(Page):
         context = super().get_context(request, *args, **kwargs)
         context["product_index"] = ProductIndexPage.objects.live().descendant_of(self).first()
         context["progress_page"] = ProgressPage.objects.live().descendant_of(self).first()
-        context["coverage"] = coverage.coverage_table().total
+        # Today's figure: the day is part of the key, as certificates expire overnight.
+        today = timezone.localdate().isoformat()
+        context["coverage"] = public_cache.cached(f"home-coverage:{today}", lambda: coverage.coverage_table().total)
         # Read through the relation, not the table: a preview shows the editor's unpublished choice.
         chosen = [featured.product_id for featured in self.featured_products.all()]
         context["featured_products"] = selectors.featured_products(chosen)
@@ -230,6 +233,11 @@ class ProgressPage(Page):
 
     def get_context(self, request, *args, **kwargs):
         context = super().get_context(request, *args, **kwargs)
-        context["table"] = coverage.coverage_table(by="commune")
-        context["channels"] = coverage.coverage_table(by="channel").rows
+        today = timezone.localdate().isoformat()
+        context["table"] = public_cache.cached(
+            f"progress-communes:{today}", lambda: coverage.coverage_table(by="commune")
+        )
+        context["channels"] = public_cache.cached(
+            f"progress-channels:{today}", lambda: coverage.coverage_table(by="channel").rows
+        )
         return context

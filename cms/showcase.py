@@ -5,12 +5,9 @@ have, so a visitor never picks a filter that shows nothing. A fixed number of qu
 the catalogue's size."""
 
 from django import forms
-from django.conf import settings
-from django.core.cache import cache
 from django.db.models import Exists, OuterRef, QuerySet
 from django.db.models.functions import Coalesce
 from django.utils import timezone
-from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
 from catalog import public_cache
@@ -31,17 +28,9 @@ class ProductFilterForm(forms.Form):
     def __init__(self, *args, products: QuerySet, **kwargs):
         super().__init__(*args, **kwargs)
         self.products = products
-        # The choices change only with the public content: computed once per content version
-        # and language (rolling 423 old communes up to 2025 ones is the costly part), when the
-        # public cache is on (a shared cache that every process bumps; see public_cache).
-        if settings.PUBLIC_PAGE_CACHE_SECONDS > 0:
-            key = f"showcase-filter-choices:{public_cache.version()}:{get_language()}"
-            choices = cache.get(key)
-            if choices is None:
-                choices = _choices(products)
-                cache.set(key, choices, settings.PUBLIC_PAGE_CACHE_SECONDS)
-        else:
-            choices = _choices(products)
+        # The choices change only with the public content (rolling 423 old communes up to the
+        # 2025 ones is the costly part).
+        choices = public_cache.cached("showcase-filter-choices", lambda: _choices(products))
         self.units = choices["units"]
         self.fields["commune"].choices = [("", _("All")), *choices["communes"]]
         self.fields["group"].choices = [("", _("All")), *choices["groups"]]

@@ -104,3 +104,26 @@ def test_the_list_filters_are_worked_out_once_per_content_version(client, coop_a
     approve(sellable_product(coop_b, member_b, name="Mật ong bạc hà"), officer)  # bumps the version
     choices = client.get(index_url).context["form"].fields["commune"].choices
     assert {c for c, _label in choices if c} == {first_commune.code, second_commune.code}
+
+
+def test_the_home_and_progress_figures_are_computed_once_per_content_version(client, coop_a, member_a, officer):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from cms.models import HomePage, ProgressPage
+
+    HomePage.objects.get().add_child(instance=ProgressPage(title="Tiến độ", slug="tien-do"))
+    product = approve(sellable_product(coop_a, member_a), officer)
+    client.cookies["seen"] = "1"  # a fresh page each time: only the parts are cached
+    for page in (HomePage.objects.get(), ProgressPage.objects.get()):
+        with CaptureQueriesContext(connection) as first:
+            client.get(page.url)
+        with CaptureQueriesContext(connection) as second:
+            client.get(page.url)
+        assert len(second) < len(first), page
+
+    assert client.get(HomePage.objects.get().url).context["coverage"].listed == 0
+    account = shop(coop_a)
+    listing = Listing.objects.create(product=product, account=account, channel=account.channel)
+    report_listing(listing, ListingStatus.LIVE)  # the facts change, and with them the content version
+    assert client.get(HomePage.objects.get().url).context["coverage"].listed == 1
