@@ -80,6 +80,11 @@ def sign(payload: bytes, secret: str, timestamp: int | None = None) -> str:
     return f"t={timestamp},v1={digest}"
 
 
+def _expand(request: Request) -> list[str]:
+    """`expand[]=a&expand[]=b` (or `expand[0]=…`): what to return in full instead of as an id."""
+    return [value for key, value in request.query_list if key.startswith("expand")]
+
+
 def _vnd(amount: int) -> str:
     return f"{amount:,}".replace(",", ".") + " ₫"
 
@@ -249,8 +254,7 @@ class StripeSandbox(Sandbox):
         session = self.store.get("session", session_id)
         if session is None:
             return stripe_error(404, f"No such checkout.session: '{session_id}'", code="resource_missing")
-        expand = [value for key, value in request.query_list if key.startswith("expand")]
-        return json_reply(self._expanded(session, expand))
+        return json_reply(self._expanded(session, _expand(request)))
 
     def session_expire(self, request: Request, session_id: str) -> Reply:
         session = self.store.get("session", session_id)
@@ -364,8 +368,7 @@ class StripeSandbox(Sandbox):
         intent = self.store.get("intent", intent_id)
         if intent is None:
             return stripe_error(404, f"No such payment_intent: '{intent_id}'", code="resource_missing")
-        expand = [value for key, value in request.query_list if key.startswith("expand")]
-        return json_reply(self._intent(intent, expand=expand))
+        return json_reply(self._intent(intent, expand=_expand(request)))
 
     def refund_create(self, request: Request) -> Reply:
         return self._idempotent(request, lambda: self._refund_create(request))
