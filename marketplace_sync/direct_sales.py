@@ -64,29 +64,9 @@ class DirectOffer:
     reason: str = ""
 
 
-def direct_offer(product: Product) -> DirectOffer:
-    """What the product page shows. Reads the product's cooperative and offer (select them)."""
-    cooperative = product.cooperative
-    offer = getattr(product, "offer", None)
-    if not (stripe_gateway.is_configured() and cooperative.sells_direct) or offer is None or not offer.price_vnd:
-        return DirectOffer(False, 0)
-    if offer.is_illustrative and not settings.OCOP_ALLOW_DEMO_DATA:
-        return DirectOffer(False, 0)  # a made-up demo price is never charged for real
-    if offer.price_vnd > settings.DIRECT_CHECKOUT_MAX_VND:
-        return DirectOffer(False, 0)
-    sellable = offer.sellable_stock
-    if sellable <= 0:
-        return DirectOffer(False, 0, _("Sold out for now."))
-    most = min(sellable, MAX_QUANTITY, settings.DIRECT_CHECKOUT_MAX_VND // offer.price_vnd)
-    least = -(-settings.DIRECT_CHECKOUT_MIN_VND // offer.price_vnd)  # ceil: the smallest order Stripe takes
-    if least > most:
-        return DirectOffer(False, 0)
-    return DirectOffer(True, most)
-
-
 def _sells_directly(product: Product) -> bool:
     """On sale on the showcase, whatever the stock: approved, a cooperative that sells
-    directly, a real price Stripe can take."""
+    directly, a real price Stripe can take (never an illustrative demo price in production)."""
     offer = getattr(product, "offer", None)
     return bool(
         product.live
@@ -100,17 +80,32 @@ def _sells_directly(product: Product) -> bool:
     )
 
 
+def direct_offer(product: Product) -> DirectOffer:
+    """What the product page shows. Reads the product's cooperative and offer (select them)."""
+    if not _sells_directly(product):
+        return DirectOffer(False, 0)
+    offer = product.offer
+    sellable = offer.sellable_stock
+    if sellable <= 0:
+        return DirectOffer(False, 0, _("Sold out for now."))
+    most = min(sellable, MAX_QUANTITY, settings.DIRECT_CHECKOUT_MAX_VND // offer.price_vnd)
+    if minimum_quantity(offer.price_vnd) > most:  # too cheap for Stripe's minimum even at the most
+        return DirectOffer(False, 0)
+    return DirectOffer(True, most)
+
+
 def showcase_listings_refresh(product_ids) -> int:
     """The showcase's own listings: live while the product can be bought directly there, so
     coverage counts it as listed on the province's showcase (and a direct sale is never a sale
     of an unlisted product). Returns how many changed."""
     from .services import _set_live_window
 
+    product_ids = list(product_ids)
     showcase = Channel.objects.get(code="showcase")
-    products = Product.objects.filter(pk__in=list(product_ids)).select_related("cooperative", "offer")
+    products = Product.objects.filter(pk__in=product_ids).select_related("cooperative", "offer")
     existing = {
         listing.product_id: listing
-        for listing in Listing.objects.filter(channel=showcase, account=None, product_id__in=list(product_ids))
+        for listing in Listing.objects.filter(channel=showcase, account=None, product_id__in=product_ids)
     }
     now, changed = timezone.now(), []
     for product in products:

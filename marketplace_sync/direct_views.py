@@ -32,6 +32,8 @@ def buy(request, product_id):
     """GET: the product, its price, how many; POST: hold the units and go to Stripe."""
     product = catalog_selectors.public_product_detail(product_id=product_id)
     offer = direct_sales.direct_offer(product)
+    if not offer.available and not offer.reason:
+        raise Http404  # not sold directly at all (sold out is a page that says so)
     error = ""
     quantity = direct_sales.minimum_quantity(product.offer.price_vnd) if offer.available else 1
     if request.method == "POST":

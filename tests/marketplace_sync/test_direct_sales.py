@@ -11,6 +11,7 @@ import pytest
 import requests
 from django.core import mail
 from django.db import connection
+from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
@@ -374,6 +375,7 @@ def test_the_smallest_and_largest_orders_stripe_takes(sandboxes, on_sale):
     product.cooperative.sells_direct = False
     product.cooperative.save()
     assert not direct_sales.direct_offer(product).available
+    assert Client().get(reverse("direct_buy", args=[product.pk])).status_code == 404
 
 
 def _product_url(product) -> str:
