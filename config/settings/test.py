@@ -2,7 +2,7 @@
 configured (PostgreSQL and Redis in CI, SQLite and an in-process broker otherwise)."""
 
 from .base import *  # noqa: F403
-from .base import CELERY_BROKER_URL, REDIS_URL, Path, os
+from .base import CACHES, CELERY_BROKER_URL, REDIS_URL, Path, os
 
 DEBUG = False
 SECRET_KEY = "test-only-secret-key"
@@ -48,3 +48,11 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
     DATABASES["default"]["TEST"] = {  # noqa: F405
         "NAME": str(Path(tempfile.gettempdir()) / f"ocop-test-{os.getpid()}.sqlite3")
     }
+
+# Wagtail keeps renditions in the "renditions" cache when there is one (else the default): per
+# process here, so a rendition cached by an earlier run in a shared Redis never points a test
+# at a file in another run's temporary media folder.
+CACHES = {
+    **CACHES,
+    "renditions": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "renditions"},
+}

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
+from django.db import connections
 
 # Playwright's sync API runs an asyncio event loop in the test's own thread (it switches to it
 # with greenlets on every call), so Django sees a running loop and refuses ORM calls from the
@@ -63,10 +64,15 @@ def require_browser() -> None:
     pytest.skip(f"end-to-end test skipped: {reason}", allow_module_level=True)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 def e2e_browser():
     """Debian's chromium, headless (no `playwright install`: Playwright's own browsers are not
-    downloaded). Named so as not to clash with pytest-playwright's `browser` if it is installed."""
+    downloaded). Named so as not to clash with pytest-playwright's `browser` if it is installed.
+
+    One per test, stopped before the test database is flushed: while Playwright runs, an asyncio
+    loop runs in the test thread and Django's connections (asgiref locals) are per context, so
+    the flush would use a connection that knows nothing of the serialized test data, and every
+    later serialized_rollback test found an empty or doubled database."""
     require_browser()
     from playwright.sync_api import expect, sync_playwright
 
@@ -75,6 +81,9 @@ def e2e_browser():
         chromium = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         yield chromium
         chromium.close()
+        # The connections the test opened while the loop ran belong to its context: close them
+        # here, or the test database cannot be dropped at the end ("accessed by other users").
+        connections.close_all()
 
 
 @pytest.fixture
