@@ -409,3 +409,11 @@ def test_a_product_sold_directly_is_listed_on_the_showcase_for_coverage(coop_a, 
     listing.refresh_from_db()
     assert listing.reported_state == Listing.Reported.WITHDRAWN and listing.live_until is not None
     assert coverage.coverage_table().total.listed == 0
+
+
+def test_the_buy_and_result_pages_cost_a_few_queries(client, sandboxes, on_sale, django_assert_max_num_queries):
+    checkout, _url = _start(on_sale)
+    with django_assert_max_num_queries(12):
+        assert client.get(reverse("direct_buy", args=[on_sale.pk])).status_code == 200
+    with django_assert_max_num_queries(8):
+        assert client.get(reverse("direct_result", args=[checkout.reference])).status_code == 200
