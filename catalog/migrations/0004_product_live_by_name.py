@@ -5,17 +5,16 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('catalog', '0003_product_search'),
-        ('cooperatives', '0003_direct_sales'),
-        ('wagtailcore', '0098_apitoken'),
+        ("catalog", "0003_product_search"),
+        ("cooperatives", "0003_direct_sales"),
+        ("wagtailcore", "0098_apitoken"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddIndex(
-            model_name='product',
-            index=models.Index(condition=models.Q(('live', True)), fields=['name', 'id'], name='product_live_by_name'),
+            model_name="product",
+            index=models.Index(condition=models.Q(("live", True)), fields=["name", "id"], name="product_live_by_name"),
         ),
     ]
