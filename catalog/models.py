@@ -188,6 +188,8 @@ class Product(WorkflowMixin, DraftStateMixin, LockableMixin, RevisionMixin, Clus
             # The showcase's list: approved products by name, a page at a time without sorting
             # every approved product first.
             models.Index(fields=["name", "id"], condition=Q(live=True), name="product_live_by_name"),
+            # The home page's newest approved products (when editors chose none).
+            models.Index(fields=["-first_published_at", "-id"], condition=Q(live=True), name="product_live_newest"),
         ]
 
     def __str__(self) -> str:

@@ -7,6 +7,7 @@ import hashlib
 from django.conf import settings
 from django.core.cache import cache
 from django.http import HttpResponse
+from django.utils.translation import get_language
 
 from catalog import public_cache
 
@@ -40,13 +41,16 @@ class PublicPageCacheMiddleware:
             and request.method in ("GET", "HEAD")
             and not request.path.startswith(NOT_CACHED_PREFIXES)
             and not request.user.is_authenticated
-            and not request.COOKIES  # a session, messages or a CSRF cookie: this visitor gets a fresh page
+            # A session or flash messages: this visitor gets a fresh page. A CSRF cookie (left by
+            # the buy page) or a language cookie changes nothing on a public page, which carries
+            # no CSRF token and whose language is part of the key.
+            and not set(request.COOKIES) - {settings.CSRF_COOKIE_NAME, settings.LANGUAGE_COOKIE_NAME}
         )
 
     def __call__(self, request):
         if not self._cacheable_request(request):
             return self.get_response(request)
-        raw = f"{request.get_host()}|{request.get_full_path()}"
+        raw = f"{request.get_host()}|{get_language()}|{request.get_full_path()}"
         key = f"public-page:{public_cache.version()}:{hashlib.sha256(raw.encode()).hexdigest()}"
         cached = cache.get(key)
         if cached is not None:

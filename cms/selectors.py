@@ -5,7 +5,7 @@ never shows here either, and every list costs a fixed number of queries."""
 
 from collections.abc import Sequence
 
-from django.db.models import F, Prefetch, QuerySet
+from django.db.models import Prefetch, QuerySet
 from wagtail.images import get_image_model
 
 from catalog import selectors as catalog_selectors
@@ -37,7 +37,8 @@ def featured_products(chosen_ids: Sequence[int], *, limit: int = FEATURED_PRODUC
 
 def newest_products(*, limit: int) -> list[Product]:
     """The products most recently approved for the first time."""
-    newest = product_cards().order_by(F("first_published_at").desc(nulls_last=True), "-pk")
+    # Every approved product has been published once; the index serves exactly this order.
+    newest = product_cards().filter(first_published_at__isnull=False).order_by("-first_published_at", "-pk")
     return list(newest[:limit])
 
 

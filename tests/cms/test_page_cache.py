@@ -127,3 +127,28 @@ def test_the_home_and_progress_figures_are_computed_once_per_content_version(cli
     listing = Listing.objects.create(product=product, account=account, channel=account.channel)
     report_listing(listing, ListingStatus.LIVE)  # the facts change, and with them the content version
     assert client.get(HomePage.objects.get().url).context["coverage"].listed == 1
+
+
+def test_a_csrf_or_language_cookie_still_gets_the_cached_page_in_the_right_language(client, coop_a, member_a, officer):
+    """A visitor who opened the buy page carries a CSRF cookie, one who switched language a
+    language cookie: neither changes a public page, so both are served from the cache; a session
+    (signed in, flash messages) never is. The language is part of the key."""
+    from django.conf import settings
+
+    product = approve(sellable_product(coop_a, member_a), officer)
+    url = product_url(product)
+    client.get(url)
+    client.cookies[settings.CSRF_COOKIE_NAME] = "x" * 32
+    assert client.get(url)["X-Public-Cache"] == "hit"
+
+    # The address decides the language (Vietnamese without a prefix), whatever the cookie says.
+    client.get("/")
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+    vietnamese = client.get("/")
+    assert vietnamese["X-Public-Cache"] == "hit" and vietnamese["Content-Language"] == "vi"
+    client.get("/en/")
+    english = client.get("/en/")
+    assert english["X-Public-Cache"] == "hit" and english["Content-Language"] == "en"
+
+    client.cookies[settings.SESSION_COOKIE_NAME] = "abc"
+    assert not client.get(url).has_header("X-Public-Cache")
